@@ -1,0 +1,1 @@
+"""The shape of the world: tasks, the arch grammar, encodings and the validation suites."""

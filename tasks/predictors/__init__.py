@@ -1,0 +1,27 @@
+"""Registry of predictor families: names to classes (not instances)."""
+
+from __future__ import annotations
+
+from tasks.predictors.base import Predictor
+from tasks.predictors.gpnas import GPNASPredictor
+
+PREDICTORS: dict[str, type[Predictor]] = {
+    cls.name: cls
+    for cls in (
+        GPNASPredictor,
+    )
+}
+
+# The predictor `ufo run` uses when none is named (chosen by bench/quality.py).
+DEFAULT_PREDICTOR = "gpnas"
+
+
+def get_predictor_class(name: str) -> type[Predictor]:
+    try:
+        return PREDICTORS[name]
+    except KeyError:
+        raise KeyError(f"unknown predictor {name!r}; registered: {', '.join(sorted(PREDICTORS))}") from None
+
+
+def make_predictor(name: str, seed: int = 0) -> Predictor:
+    return get_predictor_class(name)(seed=seed)
