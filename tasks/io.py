@@ -1,0 +1,148 @@
+"""Reading and writing competition JSON files.
+
+Problems a DataFrame cannot show (not JSON, not an object, an entry that is not an
+object, a duplicate JSON key, NaN, booleans as ranks) are caught here; everything else
+is left to the Great Expectations suites so one report lists all problems."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from schemas.search_space import ARCH_FIELD, KEY_COLUMN, RANK_FIELDS
+
+MAX_EXAMPLES = 5
+
+
+class InputFileError(ValueError):
+    """A competition file that cannot be read as the competition format."""
+
+
+class _DuplicateKeys(Exception):
+    pass
+
+
+def _reject_constant(name: str):
+    raise InputFileError(f"non-finite number {name} (NaN/Infinity is not valid JSON for ranks)")
+
+
+def _pairs_without_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKeys(key)
+        seen[key] = value
+    return seen
+
+
+def parse_competition_json(text: str, source: str = "<input>") -> dict[str, dict]:
+    """Strictly parse a competition file: an object of objects, no duplicate keys at any
+    level, no NaN/Infinity, no booleans or non-finite floats as field values."""
+    try:
+        data = json.loads(text, object_pairs_hook=_pairs_without_duplicates, parse_constant=_reject_constant)
+    except _DuplicateKeys as dup:
+        raise InputFileError(f"{source}: duplicate JSON key {dup.args[0]!r}") from None
+    except InputFileError as exc:
+        raise InputFileError(f"{source}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise InputFileError(f"{source}: the top level must be a JSON object of archs, got {type(data).__name__}")
+    if not data:
+        raise InputFileError(f"{source}: the file holds no archs")
+    not_objects = [k for k, v in data.items() if not isinstance(v, dict)]
+    if not_objects:
+        raise InputFileError(
+            f"{source}: {len(not_objects)} entries are not JSON objects, e.g. {not_objects[:MAX_EXAMPLES]}"
+        )
+    booleans = [(k, f) for k, v in data.items() for f, x in v.items() if isinstance(x, bool)]
+    if booleans:
+        examples = ", ".join(f"{k}.{f}" for k, f in booleans[:MAX_EXAMPLES])
+        raise InputFileError(f"{source}: {len(booleans)} fields hold booleans where numbers belong, e.g. {examples}")
+    floats = [(k, f) for k, v in data.items() for f, x in v.items() if isinstance(x, float) and not math.isfinite(x)]
+    if floats:
+        raise InputFileError(f"{source}: non-finite numbers in {floats[:MAX_EXAMPLES]}")
+    return data
+
+
+def records_to_frame(data: dict[str, dict]) -> pd.DataFrame:
+    """One row per arch in file order: `key`, `arch`, the rank fields and any unknown
+    fields, all as Python objects so the suites see the values exactly as written."""
+    fields: list[str] = [ARCH_FIELD, *RANK_FIELDS]
+    for entry in data.values():
+        for field in entry:
+            if field not in fields:
+                fields.append(field)
+    columns = {KEY_COLUMN: pd.Series(list(data.keys()), dtype=object)}
+    for field in fields:
+        columns[field] = pd.Series([entry.get(field) for entry in data.values()], dtype=object)
+    return pd.DataFrame(columns)
+
+
+def read_competition_file(path: Path) -> tuple[pd.DataFrame, str]:
+    """Read a competition JSON file; return its rows and the sha256 of its bytes."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: no such file")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    frame = records_to_frame(parse_competition_json(text, source=str(path)))
+    return frame, hashlib.sha256(raw).hexdigest()
+
+
+def frame_to_records(frame: pd.DataFrame) -> dict[str, dict]:
+    """Competition format from a frame with `key`, `arch` and the eight rank columns;
+    ranks become plain ints, fields in the competition's order."""
+    out: dict[str, dict] = {}
+    rank_values = {f: [int(x) for x in frame[f].tolist()] for f in RANK_FIELDS}
+    for i, (key, arch) in enumerate(zip(frame[KEY_COLUMN].tolist(), frame[ARCH_FIELD].tolist(), strict=True)):
+        entry = {f: rank_values[f][i] for f in RANK_FIELDS}
+        entry[ARCH_FIELD] = arch
+        out[key] = entry
+    return out
+
+
+@contextmanager
+def atomic_target(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it replaces `path` in one step,
+    on any error it is removed and `path` is left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(path: Path, payload: bytes) -> None:
+    with atomic_target(path) as tmp:
+        tmp.write_bytes(payload)
+
+
+def dump_competition_json(records: dict[str, dict]) -> bytes:
+    """Deterministic bytes for a competition file (same records -> same bytes)."""
+    return json.dumps(records, ensure_ascii=False, indent=None, separators=(", ", ": ")).encode("utf-8")
+
+
+def write_competition_file(path: Path, records: dict[str, dict]) -> str:
+    """Write atomically; return the sha256 of the written bytes."""
+    payload = dump_competition_json(records)
+    write_bytes_atomic(path, payload)
+    return hashlib.sha256(payload).hexdigest()

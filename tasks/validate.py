@@ -1,0 +1,189 @@
+"""Run the Great Expectations suites on a competition frame and report readably."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from schemas.search_space import ARCH_FIELD, KEY_COLUMN, RANK_FIELDS
+from schemas.suites import ARCH_TEXT, EXPECTED_ARCH, EXPECTED_KEY, FileKind, build_suite, int_column
+
+logger = logging.getLogger(__name__)
+MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str
+    field: str
+    expectation: str
+    success: bool
+    unexpected_count: int = 0
+    examples: list[tuple[str, object]] = field(default_factory=list)
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    kind: str
+    source: str
+    n_rows: int
+    results: list[RuleResult]
+
+    @property
+    def success(self) -> bool:
+        return all(r.success for r in self.results)
+
+    @property
+    def failures(self) -> list[RuleResult]:
+        return [r for r in self.results if not r.success]
+
+    def to_text(self) -> str:
+        head = (
+            f"{self.source} ({self.kind} file, {self.n_rows} entries): "
+            f"{len(self.results) - len(self.failures)}/{len(self.results)} rules passed"
+        )
+        lines = [head]
+        for failure in self.failures:
+            line = f"  FAILED [{failure.field}] {failure.rule}"
+            if failure.unexpected_count:
+                line += f": {failure.unexpected_count} bad entries"
+            if failure.examples:
+                line += ", e.g. " + ", ".join(f"{k}={v!r}" for k, v in failure.examples)
+            if failure.detail:
+                line += f" ({failure.detail})"
+            lines.append(line)
+        return "\n".join(lines)
+
+    def to_table(self) -> list[dict]:
+        return [
+            {
+                "rule": r.rule,
+                "field": r.field,
+                "status": "passed" if r.success else "FAILED",
+                "bad entries": r.unexpected_count,
+                "examples": "; ".join(f"{k}={v!r}" for k, v in r.examples) or r.detail,
+            }
+            for r in self.results
+        ]
+
+
+class ValidationFailed(ValueError):
+    """The input broke one or more rules; the report names each."""
+
+    def __init__(self, report: ValidationReport):
+        super().__init__(report.to_text())
+        self.report = report
+
+
+def _as_int(value: object) -> object:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def prepare_frame(frame: pd.DataFrame, kind: FileKind, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Add the derived columns the suites check (see schemas.suites)."""
+    prepared = frame.copy()
+    arch = prepared[ARCH_FIELD] if ARCH_FIELD in prepared else pd.Series([None] * len(prepared), dtype=object)
+    prepared[ARCH_TEXT] = pd.Series([a if isinstance(a, str) else None for a in arch], dtype=object)
+    for f in RANK_FIELDS:
+        values = prepared[f] if f in prepared else pd.Series([None] * len(prepared), dtype=object)
+        prepared[int_column(f)] = pd.to_numeric(pd.Series([_as_int(v) for v in values], dtype=object), errors="coerce")
+    if kind == "submission":
+        if reference is None:
+            raise ValueError("validating a submission needs the test file it answers")
+        keys = list(reference[KEY_COLUMN])[: len(prepared)]
+        archs = list(reference[ARCH_FIELD])[: len(prepared)]
+        padding = [None] * (len(prepared) - len(keys))
+        prepared[EXPECTED_KEY] = pd.Series(keys + padding, dtype=object)
+        prepared[EXPECTED_ARCH] = pd.Series(archs + padding, dtype=object)
+    return prepared
+
+
+_GX_LOCK = threading.Lock()
+
+
+def _run_suite(prepared: pd.DataFrame, kind: FileKind, n_rows: int):
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # GX's ephemeral context set-up is not documented as thread-safe; validations are
+    # quick, so concurrent flows simply take turns.
+    with _GX_LOCK:
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        batch_definition = (
+            context.data_sources.add_pandas(f"ufo_{kind}")
+            .add_dataframe_asset(kind)
+            .add_batch_definition_whole_dataframe("whole")
+        )
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": prepared})
+        return batch.validate(
+            build_suite(kind, n_rows), result_format={"result_format": "SUMMARY", "partial_unexpected_count": MAX_EXAMPLES}
+        )
+
+
+def _exception_detail(result) -> str:
+    info = result.exception_info or {}
+    if "exception_message" in info:  # flat shape
+        return str(info.get("exception_message") or "")
+    messages = [v.get("exception_message") for v in info.values() if isinstance(v, dict) and v.get("exception_message")]
+    return "; ".join(str(m) for m in messages)
+
+
+def _to_rule_result(result, keys: list[str], prepared: pd.DataFrame) -> RuleResult:
+    config = result.expectation_config
+    meta = config.meta or {}
+    field_name = meta.get("field", config.kwargs.get("column", "*"))
+    body = result.result or {}
+    examples: list[tuple[str, object]] = []
+    column = config.kwargs.get("column") or config.kwargs.get("column_A")
+    source_column = field_name if field_name in prepared.columns else column
+    for index in (body.get("partial_unexpected_index_list") or [])[:MAX_EXAMPLES]:
+        key = keys[index] if isinstance(index, int) and index < len(keys) else str(index)
+        value = prepared[source_column].iloc[index] if source_column in prepared.columns else None
+        examples.append((key, value))
+    detail = ""
+    if not result.success and config.type == "expect_table_columns_to_match_set":
+        observed = set(body.get("observed_value") or [])
+        expected = set(config.kwargs.get("column_set") or [])
+        unknown, missing = sorted(observed - expected), sorted(expected - observed)
+        detail = "; ".join(p for p in (f"unknown fields {unknown}" if unknown else "", f"missing fields {missing}" if missing else "") if p)
+    elif not result.success and config.type == "expect_table_row_count_to_equal":
+        detail = f"found {body.get('observed_value')} entries, expected {config.kwargs.get('value')}"
+    elif not result.success and not body:
+        detail = _exception_detail(result) or "the rule could not be evaluated"
+    return RuleResult(
+        rule=meta.get("rule", config.type),
+        field=field_name,
+        expectation=config.type,
+        success=bool(result.success),
+        unexpected_count=int(body.get("unexpected_count") or 0),
+        examples=examples,
+        detail=detail,
+    )
+
+
+def validate_frame(
+    frame: pd.DataFrame, kind: FileKind, source: str = "<input>", reference: pd.DataFrame | None = None
+) -> ValidationReport:
+    """Check a frame from tasks.io.read_competition_file against the suite for `kind`.
+    A submission is checked against `reference`, the test file it answers."""
+    n_rows = len(reference) if kind == "submission" and reference is not None else len(frame)
+    prepared = prepare_frame(frame, kind, reference)
+    outcome = _run_suite(prepared, kind, n_rows)
+    keys = [str(k) for k in prepared[KEY_COLUMN]]
+    results = [_to_rule_result(r, keys, prepared) for r in outcome.results]
+    # GX does not keep suite order; a stable order makes reports comparable.
+    results.sort(key=lambda r: (r.success, r.field, r.rule))
+    report = ValidationReport(kind=kind, source=source, n_rows=len(frame), results=results)
+    logger.info("%s", report.to_text().splitlines()[0])
+    return report
+
+
+def require_valid(report: ValidationReport) -> ValidationReport:
+    if not report.success:
+        raise ValidationFailed(report)
+    return report
