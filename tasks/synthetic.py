@@ -92,9 +92,9 @@ def make_demo_train(n: int = 500, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     archs = unique_new_archs(n, set(), rng)
     frame = pd.DataFrame({KEY_COLUMN: [f"{DEMO_KEY_PREFIX}{i + 1}" for i in range(n)], ARCH_FIELD: archs})
+    scores = latent_scores(archs, seed)
     for task, field in zip(TASKS, RANK_FIELDS, strict=True):
-        score = latent_scores(archs, seed)[task]
-        order = np.argsort(score, kind="stable")
+        order = np.argsort(scores[task], kind="stable")
         ranks = np.empty(n, dtype=np.int64)
         ranks[order] = np.arange(n)
         frame[field] = ranks
