@@ -32,8 +32,11 @@ class LooFit:
 
 
 def loo_kernel_ridge(gram: np.ndarray, y: np.ndarray, alphas: tuple[float, ...] = ALPHAS) -> LooFit:
-    """Kernel ridge (no intercept: y is centred by the caller) with alpha picked by exact
-    LOO MSE. With A = K + aI and c = A^-1 y, the LOO residual of row i is c_i / (A^-1)_ii."""
+    """Kernel ridge with an unpenalised intercept, alpha picked by exact LOO MSE.
+
+    `gram` must be double-centred and `y` centred. With A = K + aI and c = A^-1 y the
+    hat matrix is 11'/n + K A^-1, so the LOO residual of row i is
+    a c_i / (1 - H_ii) = c_i / ((A^-1)_ii - 1/(n a))."""
     evals, evecs = np.linalg.eigh(gram)
     evals = np.clip(evals, 0.0, None)  # round-off can make a PSD Gram slightly negative
     proj = evecs.T @ y  # (n,)
@@ -41,6 +44,7 @@ def loo_kernel_ridge(gram: np.ndarray, y: np.ndarray, alphas: tuple[float, ...] 
     inv = 1.0 / (evals[:, None] + alpha_arr[None, :])  # (n, m)
     coefs = evecs @ (proj[:, None] * inv)  # (n, m): dual coefficients per alpha
     diag = (evecs**2) @ inv  # (n, m): diagonal of A^-1 per alpha
+    diag -= 1.0 / (len(y) * alpha_arr[None, :])  # the intercept's share of the hat matrix
     mse = np.mean((coefs / diag) ** 2, axis=0)
     best = int(np.argmin(mse))  # argmin takes the first of ties: deterministic
     return LooFit(float(alpha_arr[best]), coefs[:, best].copy(), float(mse[best]))

@@ -1,0 +1,192 @@
+"""The `ufo` command line: run, evaluate, validate, make-test, make-demo, predictors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from flows.settings import configure_prefect_environment
+from schemas.search_space import ARCH_FIELD, RANK_FIELDS, ArchError
+from tasks import io, paths
+from tasks.evaluate import HoldoutError
+from tasks.parameters import ParameterError
+
+logger = logging.getLogger("ufo")
+# Errors a user can fix: reported as one paragraph, no traceback, exit code 2.
+USER_ERRORS = (io.InputFileError, ParameterError, HoldoutError, ArchError, KeyError, FileNotFoundError)
+
+
+def emit(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _default_predictor() -> str:
+    from tasks.predictors import DEFAULT_PREDICTOR
+
+    return DEFAULT_PREDICTOR
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    configure_prefect_environment()
+    from flows.pipeline import ufo_pipeline
+    from flows.runners import build_task_runner
+
+    pipeline = ufo_pipeline.with_options(task_runner=build_task_runner(args.runner))
+    written = pipeline(
+        train=args.train, test=args.test, out=args.out, predictor=args.predictor or _default_predictor(),
+        holdout=args.holdout, seed=args.seed, fault=args.fault,
+    )
+    emit(f"submission written to {written}")
+    return 0
+
+
+def _read_valid(path: str, kind: str, reference=None):
+    from tasks.validate import require_valid, validate_frame
+
+    frame, _ = io.read_competition_file(Path(path))
+    require_valid(validate_frame(frame, kind, source=path, reference=reference))
+    return frame
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from schemas.search_space import TASKS
+    from tasks.encode import encode_archs_cached
+    from tasks.evaluate import evaluate_predictor, parse_holdout, summarise_taus
+    from tasks.predictors import get_predictor_class
+
+    predictor = args.predictor or _default_predictor()
+    holdout = parse_holdout(args.holdout)
+    if holdout.kind == "none":
+        raise HoldoutError("evaluate needs a holdout: last:N or kfold:K")
+    encoding = get_predictor_class(predictor).encoding
+    frame = _read_valid(args.train, "train")
+    features = encode_archs_cached(list(frame[ARCH_FIELD]), encoding, paths.cache_dir()).features
+    ranks = frame[list(RANK_FIELDS)].astype(float).to_numpy()
+    summary = summarise_taus(evaluate_predictor(predictor, features, ranks, holdout, seed=args.seed))
+    if args.json:
+        emit(json.dumps({"predictor": predictor, "holdout": str(holdout), "tau": {t: summary[t] for t in TASKS}, "average": summary["average"]}))
+    else:
+        emit(f"predictor {predictor}, holdout {holdout}")
+        for name, value in summary.items():
+            emit(f"  {name:<12} {value:.4f}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from tasks.validate import validate_frame
+
+    reference = None
+    if args.kind == "submission":
+        if not args.test:
+            raise ParameterError("validating a submission needs --test, the test file it answers")
+        reference = _read_valid(args.test, "test")
+    frame, _ = io.read_competition_file(Path(args.file))
+    report = validate_frame(frame, args.kind, source=args.file, reference=reference)
+    emit(report.to_text())
+    return 0 if report.success else 1
+
+
+def cmd_make_test(args: argparse.Namespace) -> int:
+    from tasks.synthetic import make_test_standin
+
+    train = _read_valid(args.train, "train")
+    frame = make_test_standin(list(train[ARCH_FIELD]), args.n, args.seed)
+    io.write_competition_file(Path(args.out), io.frame_to_records(frame))
+    emit(f"wrote a stand-in test file with {len(frame)} archs to {args.out}")
+    return 0
+
+
+def cmd_make_demo(args: argparse.Namespace) -> int:
+    from tasks.synthetic import make_demo_train, make_test_standin
+
+    train = make_demo_train(args.n, args.seed)
+    io.write_competition_file(Path(args.out), io.frame_to_records(train))
+    test = make_test_standin(list(train[ARCH_FIELD]), args.n_test, args.seed + 1)
+    io.write_competition_file(Path(args.test_out), io.frame_to_records(test))
+    emit(f"wrote SYNTHETIC demo training file ({len(train)} archs) to {args.out}")
+    emit(f"wrote demo test file ({len(test)} archs) to {args.test_out}")
+    return 0
+
+
+def cmd_predictors(args: argparse.Namespace) -> int:
+    from tasks.predictors import DEFAULT_PREDICTOR, PREDICTORS
+
+    for name, cls in sorted(PREDICTORS.items()):
+        marker = " (default)" if name == DEFAULT_PREDICTOR else ""
+        emit(f"{name}{marker}: {cls.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ufo", description="Predict VIMER-UFO sub-network ranks on eight tasks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the pipeline flow: validate, fit, evaluate, write a checked submission")
+    run.add_argument("--train", help="training JSON (default: the demo file)")
+    run.add_argument("--test", help="test JSON (default: the demo file)")
+    run.add_argument("--out", help="submission path (default: data/submissions/demo_submission.json)")
+    run.add_argument("--predictor", help="registered predictor (see `ufo predictors`; default: the benchmark's best)")
+    run.add_argument("--holdout", default="last:100", help="last:N, kfold:K or none (default last:100)")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--runner", default="threads", help="threads, dask (local cluster) or tcp://HOST:PORT")
+    run.add_argument("--fault", help=argparse.SUPPRESS)  # testing aid: fail a step once, e.g. fit:vehicleid
+    run.set_defaults(handler=cmd_run)
+
+    evaluate = sub.add_parser("evaluate", help="fit and score on a labelled file only")
+    evaluate.add_argument("--train", required=True)
+    evaluate.add_argument("--predictor")
+    evaluate.add_argument("--holdout", default="last:100")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    validate = sub.add_parser("validate", help="check a file against its Great Expectations suite")
+    validate.add_argument("file")
+    validate.add_argument("--kind", required=True, choices=["train", "test", "submission"])
+    validate.add_argument("--test", help="for --kind submission: the test file it answers")
+    validate.set_defaults(handler=cmd_validate)
+
+    make_test = sub.add_parser("make-test", help="write a stand-in test file (ranks all 0)")
+    make_test.add_argument("--train", required=True)
+    make_test.add_argument("--out", required=True)
+    make_test.add_argument("--n", type=int, default=99_500)
+    make_test.add_argument("--seed", type=int, default=0)
+    make_test.set_defaults(handler=cmd_make_test)
+
+    make_demo = sub.add_parser("make-demo", help="write the SYNTHETIC demo training file and a demo test file")
+    make_demo.add_argument("--out", default=str(paths.demo_train_path()))
+    make_demo.add_argument("--test-out", default=str(paths.demo_test_path()))
+    make_demo.add_argument("--n", type=int, default=500)
+    make_demo.add_argument("--n-test", type=int, default=2_000)
+    make_demo.add_argument("--seed", type=int, default=0)
+    make_demo.set_defaults(handler=cmd_make_demo)
+
+    predictors = sub.add_parser("predictors", help="list registered predictors")
+    predictors.set_defaults(handler=cmd_predictors)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("ufo", "tasks", "flows"):  # our INFO lines; libraries stay at WARNING
+        logging.getLogger(name).setLevel(logging.INFO)
+    args = build_parser().parse_args(argv)
+    from tasks.validate import ValidationFailed
+
+    try:
+        return args.handler(args)
+    except ValidationFailed as failed:
+        sys.stderr.write(f"ufo: input rejected, nothing was written.\n{failed.report.to_text()}\n")
+        return 1
+    except USER_ERRORS as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+        sys.stderr.write(f"ufo: {message}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

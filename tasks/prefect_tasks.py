@@ -1,0 +1,156 @@
+"""Thin Prefect wrappers around the plain functions in tasks/: names, retries, cache
+policies, artifacts and logging. The logic lives in the wrapped functions."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import INPUTS, TASK_SOURCE
+from prefect.runtime import flow_run
+
+from schemas.search_space import ARCH_FIELD, RANK_FIELDS, TASKS
+from tasks import encode, fitting, io, parameters, paths, submission, validate
+from tasks.evaluate import Holdout
+from tasks.run_names import short_input_hash
+
+PROJECT_PACKAGES = (Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "schemas")
+
+
+def code_version() -> str:
+    """Hash of the project's task and schema sources. TASK_SOURCE covers only a
+    wrapper's own source, so without this a changed predictor would hit a stale cache."""
+    digest = hashlib.sha256()
+    for package in PROJECT_PACKAGES:
+        for source in sorted(package.rglob("*.py")):
+            digest.update(source.relative_to(package.parent).as_posix().encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def pipeline_run_name() -> str:
+    """Flow-run name: predictor and a short hash of the input files."""
+    params = flow_run.parameters
+    return f"{params.get('predictor', 'default')}-{short_input_hash(params.get('train'), params.get('test'))}"
+
+
+# Inputs + code define a fit's result; the fault-injection switch does not.
+FIT_CACHE_POLICY = (INPUTS - "fault") + TASK_SOURCE
+
+
+@task(name="check-parameters")
+def check_parameters(train: str, test: str, out: str, predictor: str, holdout: str) -> parameters.RunParameters:
+    return parameters.check_run_parameters(train, test, out, predictor, holdout)
+
+
+def _publish_validation(report: validate.ValidationReport) -> None:
+    create_table_artifact(
+        key=f"validation-{report.kind}",
+        table=report.to_table(),
+        description=f"Great Expectations rules for the {report.kind} file {report.source}",
+    )
+
+
+@task(name="validate-file", task_run_name="validate-{kind}")
+def read_and_validate(path: Path, kind: str) -> tuple[pd.DataFrame, str]:
+    logger = get_run_logger()
+    frame, digest = io.read_competition_file(path)
+    logger.info("read %d entries from %s (sha256 %s)", len(frame), path, digest[:12])
+    report = validate.validate_frame(frame, kind, source=str(path))
+    _publish_validation(report)
+    validate.require_valid(report)
+    logger.info("%s file passed %d rules", kind, len(report.results))
+    return frame, digest
+
+
+@task(name="encode-archs", task_run_name="encode-{label}")
+def encode_archs(frame: pd.DataFrame, encoding_name: str, label: str) -> encode.EncodedArchs:
+    encoded = encode.encode_archs_cached(list(frame[ARCH_FIELD]), encoding_name, paths.cache_dir())
+    get_run_logger().info(
+        "%s archs, encoding %s: cache %s (%s)", label, encoding_name, "hit" if encoded.cache_hit else "miss", encoded.cache_path.name
+    )
+    return encoded
+
+
+def _fault_token() -> str:
+    return f"{flow_run.get_id()}:{flow_run.get_run_count()}"
+
+
+@task(name="fit-task-predictor", task_run_name="fit-{task_name}", retries=2, retry_delay_seconds=1, cache_policy=FIT_CACHE_POLICY, persist_result=True)
+def fit_task_predictor(
+    task_name: str, predictor: str, train_features: str, train_ranks: list[int], test_features: str,
+    seed: int, code: str, fault: str | None = None,
+) -> np.ndarray:
+    fitting.maybe_inject_fault(f"fit:{task_name}", fault, _fault_token(), paths.results_dir() / "faults")
+    return fitting.fit_and_predict_task(task_name, predictor, train_features, train_ranks, test_features, seed)
+
+
+@task(name="evaluate-task-holdout", task_run_name="holdout-{task_name}", retries=2, retry_delay_seconds=1, cache_policy=FIT_CACHE_POLICY, persist_result=True)
+def evaluate_task_holdout(
+    task_name: str, predictor: str, train_features: str, train_ranks: list[int], holdout: Holdout,
+    seed: int, code: str, fault: str | None = None,
+) -> list[float]:
+    fitting.maybe_inject_fault(f"holdout:{task_name}", fault, _fault_token(), paths.results_dir() / "faults")
+    return fitting.holdout_taus_for_task(task_name, predictor, train_features, train_ranks, holdout, seed)
+
+
+@task(name="publish-evaluation")
+def publish_evaluation(taus_by_task: dict[str, list[float]], predictor: str, holdout: Holdout) -> dict[str, float]:
+    if holdout.kind == "none":
+        get_run_logger().info("holdout none: no evaluation")
+        return {}
+    means = {t: float(np.mean(taus_by_task[t])) for t in TASKS}
+    means["average"] = float(np.mean([means[t] for t in TASKS]))
+    rows = [{"task": name, "kendall_tau": round(value, 4)} for name, value in means.items()]
+    for row in rows:
+        get_run_logger().info("holdout %s, %s: Kendall tau %.4f", holdout, row["task"], row["kendall_tau"])
+    create_table_artifact(
+        key="kendall-tau", table=rows, description=f"Kendall tau per task, predictor {predictor}, holdout {holdout}"
+    )
+    return means
+
+
+@task(name="assemble-submission")
+def assemble(test_frame: pd.DataFrame, scores: list[np.ndarray]) -> pd.DataFrame:
+    return submission.assemble_submission(test_frame, dict(zip(TASKS, scores, strict=True)))
+
+
+@task(name="check-submission")
+def check_submission(submission_frame: pd.DataFrame, test_frame: pd.DataFrame) -> validate.ValidationReport:
+    records = io.frame_to_records(submission_frame)
+    # Check what will be written: the frame rebuilt from the exact records we serialise.
+    written = io.records_to_frame(io.parse_competition_json(io.dump_competition_json(records).decode(), "submission"))
+    report = validate.validate_frame(written, "submission", source="submission", reference=test_frame)
+    _publish_validation(report)
+    return validate.require_valid(report)
+
+
+@task(name="write-submission")
+def write_submission(submission_frame: pd.DataFrame, out: Path) -> dict:
+    digest = io.write_competition_file(out, io.frame_to_records(submission_frame))
+    size = out.stat().st_size
+    get_run_logger().info("wrote %s (%d bytes, sha256 %s)", out, size, digest[:12])
+    return {"path": str(out), "bytes": size, "sha256": digest}
+
+
+@task(name="publish-summary")
+def publish_summary(run: parameters.RunParameters, encodings: list[encode.EncodedArchs], evaluation: dict, written: dict) -> str:
+    hits = ", ".join(f"{e.cache_path.name}: {'hit' if e.cache_hit else 'miss'}" for e in encodings)
+    tau = f"{evaluation['average']:.4f}" if evaluation else "not evaluated"
+    markdown = "\n".join(
+        [
+            "# ufo-nas submission",
+            f"- train: `{run.train}`",
+            f"- test: `{run.test}`",
+            f"- predictor: `{run.predictor}`, holdout `{run.holdout}`, average Kendall tau {tau}",
+            f"- encoding cache: {hits}",
+            f"- submission: `{written['path']}` ({written['bytes']} bytes, sha256 `{written['sha256']}`)",
+            f"- checks passed: train suite, test suite, submission suite ({len(RANK_FIELDS)} tasks, permutations of 0..N-1)",
+        ]
+    )
+    create_markdown_artifact(key="run-summary", markdown=markdown, description="ufo-nas run summary")
+    return markdown
