@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 from tasks.predictors.base import Predictor
+from tasks.predictors.ensemble import EnsemblePredictor
 from tasks.predictors.gpnas import GPNASPredictor
+from tasks.predictors.interactions import InteractionRidgePredictor
+from tasks.predictors.kernel_ridge import KernelRidgePredictor
+from tasks.predictors.ridge import RidgePredictor
 
 PREDICTORS: dict[str, type[Predictor]] = {
     cls.name: cls
     for cls in (
         GPNASPredictor,
+        RidgePredictor,
+        KernelRidgePredictor,
+        InteractionRidgePredictor,
+        EnsemblePredictor,
     )
 }
 
 # The predictor `ufo run` uses when none is named (chosen by bench/quality.py).
-DEFAULT_PREDICTOR = "gpnas"
+DEFAULT_PREDICTOR = "ensemble"
 
 
 def get_predictor_class(name: str) -> type[Predictor]:
     try:
         return PREDICTORS[name]
     except KeyError:
-        raise KeyError(f"unknown predictor {name!r}; registered: {', '.join(sorted(PREDICTORS))}") from None
+        raise KeyError(
+            f"unknown predictor {name!r}; registered: {', '.join(sorted(PREDICTORS))}"
+        ) from None
 
 
 def make_predictor(name: str, seed: int = 0) -> Predictor:

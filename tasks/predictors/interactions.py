@@ -22,7 +22,9 @@ INTERACTION_KERNELS = tuple(KernelSpec("interact", w) for w in INTERACTION_WEIGH
 
 class InteractionRidgePredictor(Predictor):
     name = "interactions"
-    description = "ridge on per-layer one-hot plus pairwise products, block weight and alpha per task by LOO"
+    description = (
+        "ridge on per-layer one-hot plus pairwise products, block weight and alpha per task by LOO"
+    )
     encoding = "onehot"
 
     def _fit(self, X, y) -> None:

@@ -42,7 +42,10 @@ class KernelSpec:
         return self.kind if self.kind == "linear" else f"{self.kind}(gamma={self.gamma:g})"
 
 
-DEFAULT_KERNELS: tuple[KernelSpec, ...] = (KernelSpec("linear"), *(KernelSpec("rbf", g) for g in RBF_GAMMAS))
+DEFAULT_KERNELS: tuple[KernelSpec, ...] = (
+    KernelSpec("linear"),
+    *(KernelSpec("rbf", g) for g in RBF_GAMMAS),
+)
 
 
 def centre_gram(gram: np.ndarray) -> np.ndarray:
@@ -58,7 +61,9 @@ class KernelRidgeModel:
     The dual coefficients then sum to zero, so a new row scores K(z, X) c + offset
     with offset = mean(y) - mean(K c), no centring of test kernels needed."""
 
-    def __init__(self, kernels: tuple[KernelSpec, ...] = DEFAULT_KERNELS, alphas: tuple[float, ...] = ALPHAS):
+    def __init__(
+        self, kernels: tuple[KernelSpec, ...] = DEFAULT_KERNELS, alphas: tuple[float, ...] = ALPHAS
+    ):
         self.kernels, self.alphas = kernels, alphas
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> KernelRidgeModel:
@@ -80,7 +85,9 @@ class KernelRidgeModel:
 
 class KernelRidgePredictor(Predictor):
     name = "kernel_ridge"
-    description = "kernel ridge on per-layer one-hot, linear or RBF kernel and alpha per task by exact LOO"
+    description = (
+        "kernel ridge on per-layer one-hot, linear or RBF kernel and alpha per task by exact LOO"
+    )
     encoding = "onehot"
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:

@@ -57,7 +57,9 @@ def chunked(fn, X: np.ndarray, rows: int = PREDICT_CHUNK_ROWS) -> np.ndarray:
     return np.concatenate([fn(X[s : s + rows]) for s in range(0, len(X), rows)])
 
 
-def fit_ridge(X: np.ndarray, y: np.ndarray, alphas: tuple[float, ...] = ALPHAS) -> tuple[np.ndarray, float, float]:
+def fit_ridge(
+    X: np.ndarray, y: np.ndarray, alphas: tuple[float, ...] = ALPHAS
+) -> tuple[np.ndarray, float, float]:
     """Centred ridge via its dual: returns (weights, intercept, chosen alpha)."""
     x_mean, y_mean = X.mean(axis=0), float(y.mean())
     Xc = X - x_mean
