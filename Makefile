@@ -42,3 +42,13 @@ bench: $(STAMP)
 
 clean:
 	rm -rf data/cache data/submissions data/demo data/prefect-results bench/out
+
+# A local Prefect server on 127.0.0.1:4200 (UFO_PREFECT_PORT) plus a process serving the
+# deployments in deploy/deployments.py; state in PREFECT_HOME (default .prefect-home/),
+# PIDs and logs in .run/ (UFO_RUN_DIR). See deploy/README.md.
+.PHONY: serve stop
+serve:
+	deploy/serve.sh
+
+stop:
+	deploy/stop.sh

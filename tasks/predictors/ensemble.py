@@ -29,6 +29,9 @@ class RelevanceKernelRidgeModel:
         self.model_ = KernelRidgeModel().fit(X * self.scale_, y)
         return self
 
+    def describe(self) -> str:
+        return f"relevance-weighted {self.model_.describe()}"
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.model_.predict(X * self.scale_)
 

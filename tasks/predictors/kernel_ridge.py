@@ -79,6 +79,9 @@ class KernelRidgeModel:
         self.offset_ = y_mean - float(np.mean(gram @ self.dual_coef_))
         return self
 
+    def describe(self) -> str:
+        return f"{self.kernel_} alpha={self.alpha_:.3g}"
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         return chunked(lambda rows: self.kernel_(rows, self.X_) @ self.dual_coef_ + self.offset_, X)
 
