@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from flows.settings import configure_prefect_environment
+from flows.settings import configure_prefect_environment, quiet_tracebacks_for
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS, ArchError
 from tasks import io, paths
 from tasks.evaluate import HoldoutError
@@ -16,7 +16,14 @@ from tasks.parameters import ParameterError
 
 logger = logging.getLogger("ufo")
 # Errors a user can fix: reported as one paragraph, no traceback, exit code 2.
-USER_ERRORS = (io.InputFileError, ParameterError, HoldoutError, ArchError, KeyError, FileNotFoundError)
+USER_ERRORS = (
+    io.InputFileError,
+    ParameterError,
+    HoldoutError,
+    ArchError,
+    KeyError,
+    FileNotFoundError,
+)
 
 
 def emit(text: str) -> None:
@@ -31,14 +38,29 @@ def _default_predictor() -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from tasks.parameters import check_run_parameters
+    from tasks.validate import ValidationFailed
+
+    # Parameters are checked before Prefect starts (the flow checks them again, for
+    # deployment runs that do not come through this command).
+    check_run_parameters(
+        args.train, args.test, args.out, args.predictor or _default_predictor(), args.holdout
+    )
     configure_prefect_environment()
     from flows.pipeline import ufo_pipeline
     from flows.runners import build_task_runner
 
+    quiet_tracebacks_for((ValidationFailed, *USER_ERRORS))
+
     pipeline = ufo_pipeline.with_options(task_runner=build_task_runner(args.runner))
     written = pipeline(
-        train=args.train, test=args.test, out=args.out, predictor=args.predictor or _default_predictor(),
-        holdout=args.holdout, seed=args.seed, fault=args.fault,
+        train=args.train,
+        test=args.test,
+        out=args.out,
+        predictor=args.predictor or _default_predictor(),
+        holdout=args.holdout,
+        seed=args.seed,
+        fault=args.fault,
     )
     emit(f"submission written to {written}")
     return 0
@@ -66,9 +88,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     frame = _read_valid(args.train, "train")
     features = encode_archs_cached(list(frame[ARCH_FIELD]), encoding, paths.cache_dir()).features
     ranks = frame[list(RANK_FIELDS)].astype(float).to_numpy()
-    summary = summarise_taus(evaluate_predictor(predictor, features, ranks, holdout, seed=args.seed))
+    summary = summarise_taus(
+        evaluate_predictor(predictor, features, ranks, holdout, seed=args.seed)
+    )
     if args.json:
-        emit(json.dumps({"predictor": predictor, "holdout": str(holdout), "tau": {t: summary[t] for t in TASKS}, "average": summary["average"]}))
+        emit(
+            json.dumps(
+                {
+                    "predictor": predictor,
+                    "holdout": str(holdout),
+                    "tau": {t: summary[t] for t in TASKS},
+                    "average": summary["average"],
+                }
+            )
+        )
     else:
         emit(f"predictor {predictor}, holdout {holdout}")
         for name, value in summary.items():
@@ -122,18 +155,33 @@ def cmd_predictors(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ufo", description="Predict VIMER-UFO sub-network ranks on eight tasks.")
+    parser = argparse.ArgumentParser(
+        prog="ufo", description="Predict VIMER-UFO sub-network ranks on eight tasks."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the pipeline flow: validate, fit, evaluate, write a checked submission")
+    run = sub.add_parser(
+        "run", help="run the pipeline flow: validate, fit, evaluate, write a checked submission"
+    )
     run.add_argument("--train", help="training JSON (default: the demo file)")
     run.add_argument("--test", help="test JSON (default: the demo file)")
-    run.add_argument("--out", help="submission path (default: data/submissions/demo_submission.json)")
-    run.add_argument("--predictor", help="registered predictor (see `ufo predictors`; default: the benchmark's best)")
-    run.add_argument("--holdout", default="last:100", help="last:N, kfold:K or none (default last:100)")
+    run.add_argument(
+        "--out", help="submission path (default: data/submissions/demo_submission.json)"
+    )
+    run.add_argument(
+        "--predictor",
+        help="registered predictor (see `ufo predictors`; default: the benchmark's best)",
+    )
+    run.add_argument(
+        "--holdout", default="last:100", help="last:N, kfold:K or none (default last:100)"
+    )
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--runner", default="threads", help="threads, dask (local cluster) or tcp://HOST:PORT")
-    run.add_argument("--fault", help=argparse.SUPPRESS)  # testing aid: fail a step once, e.g. fit:vehicleid
+    run.add_argument(
+        "--runner", default="threads", help="threads, dask (local cluster) or tcp://HOST:PORT"
+    )
+    run.add_argument(
+        "--fault", help=argparse.SUPPRESS
+    )  # testing aid: fail a step once, e.g. fit:vehicleid
     run.set_defaults(handler=cmd_run)
 
     evaluate = sub.add_parser("evaluate", help="fit and score on a labelled file only")
@@ -157,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     make_test.add_argument("--seed", type=int, default=0)
     make_test.set_defaults(handler=cmd_make_test)
 
-    make_demo = sub.add_parser("make-demo", help="write the SYNTHETIC demo training file and a demo test file")
+    make_demo = sub.add_parser(
+        "make-demo", help="write the SYNTHETIC demo training file and a demo test file"
+    )
     make_demo.add_argument("--out", default=str(paths.demo_train_path()))
     make_demo.add_argument("--test-out", default=str(paths.demo_test_path()))
     make_demo.add_argument("--n", type=int, default=500)
@@ -171,7 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     for name in ("ufo", "tasks", "flows"):  # our INFO lines; libraries stay at WARNING
         logging.getLogger(name).setLevel(logging.INFO)
     args = build_parser().parse_args(argv)

@@ -23,7 +23,11 @@ from tasks.prefect_tasks import (
 )
 
 
-@flow(name="ufo-pipeline", flow_run_name=pipeline_run_name, task_runner=ThreadPoolTaskRunner(max_workers=2))
+@flow(
+    name="ufo-pipeline",
+    flow_run_name=pipeline_run_name,
+    task_runner=ThreadPoolTaskRunner(max_workers=2),
+)
 def ufo_pipeline(
     train: str | None = None,
     test: str | None = None,
@@ -41,11 +45,22 @@ def ufo_pipeline(
     train_features = encode_archs(train_frame, encoding, "train")
     test_features = encode_archs(test_frame, encoding, "test")
     ranks = [train_frame[field].astype(int).tolist() for field in RANK_FIELDS]
-    shared = dict(predictor=unmapped(run.predictor), train_features=unmapped(str(train_features.cache_path)),
-                  seed=unmapped(seed), code=unmapped(code_version()), fault=unmapped(fault))
-    holdout_taus = evaluate_task_holdout.map(TASKS, train_ranks=ranks, holdout=unmapped(run.holdout), **shared)
-    scores = fit_task_predictor.map(TASKS, train_ranks=ranks, test_features=unmapped(str(test_features.cache_path)), **shared)
-    evaluation = publish_evaluation(dict(zip(TASKS, holdout_taus.result(), strict=True)), run.predictor, run.holdout)
+    shared = dict(
+        predictor=unmapped(run.predictor),
+        train_features=unmapped(str(train_features.cache_path)),
+        seed=unmapped(seed),
+        code=unmapped(code_version()),
+        fault=unmapped(fault),
+    )
+    holdout_taus = evaluate_task_holdout.map(
+        TASKS, train_ranks=ranks, holdout=unmapped(run.holdout), **shared
+    )
+    scores = fit_task_predictor.map(
+        TASKS, train_ranks=ranks, test_features=unmapped(str(test_features.cache_path)), **shared
+    )
+    evaluation = publish_evaluation(
+        dict(zip(TASKS, holdout_taus.result(), strict=True)), run.predictor, run.holdout
+    )
     submission = assemble(test_frame, scores.result())
     check_submission(submission, test_frame)
     written = write_submission(submission, run.out)

@@ -14,8 +14,15 @@ def build_task_runner(spec: str):
 
     if spec == "dask":
         return DaskTaskRunner(
-            cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": True, "dashboard_address": "127.0.0.1:0"}
+            cluster_kwargs={
+                "n_workers": 2,
+                "threads_per_worker": 1,
+                "processes": True,
+                "dashboard_address": "127.0.0.1:0",
+            }
         )
     if spec.startswith("tcp://"):
         return DaskTaskRunner(address=spec)
-    raise ValueError(f"task runner {spec!r} is not 'threads', 'dask' or a tcp://host:port scheduler address")
+    raise ValueError(
+        f"task runner {spec!r} is not 'threads', 'dask' or a tcp://host:port scheduler address"
+    )

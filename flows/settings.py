@@ -20,3 +20,29 @@ def configure_prefect_environment() -> None:
         os.environ.setdefault(name, value)
     # Completed task results persist here so a retried run reuses them.
     os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(paths.results_dir()))
+
+
+class _DropTracebackFor:
+    """Logging filter: keep the message, drop the traceback, for errors the user caused
+    (the CLI prints those as one paragraph; a stack trace would only hide the point)."""
+
+    def __init__(self, error_types: tuple[type[BaseException], ...]):
+        self.error_types = error_types
+
+    def filter(self, record) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], self.error_types):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def quiet_tracebacks_for(error_types: tuple[type[BaseException], ...]) -> None:
+    import logging
+
+    for name in (
+        "prefect.task_runs",
+        "prefect.flow_runs",
+        "prefect.flow_engine",
+        "prefect.task_engine",
+    ):
+        logging.getLogger(name).addFilter(_DropTracebackFor(error_types))

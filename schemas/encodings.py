@@ -68,7 +68,7 @@ def encode_onehot(codes: list[str]) -> np.ndarray:
     n = len(codes)
     present = choices[:, :, :, None] == np.arange(1, 4, dtype=np.uint8)[None, None, None, :]
     depth_code = (choices[:, :, 0] > 0).sum(axis=1)
-    depth = (depth_code[:, None] == np.array([10, 11, 12])[None, :])
+    depth = depth_code[:, None] == np.array([10, 11, 12])[None, :]
     return np.concatenate([depth, present.reshape(n, -1)], axis=1).astype(np.float64)
 
 
@@ -82,8 +82,16 @@ class Encoding:
 
 
 ENCODINGS: dict[str, Encoding] = {
-    "seed": Encoding("seed", 1, encode_seed, seed_feature_names, "the seed notebook's convert_X (100 features)"),
-    "onehot": Encoding("onehot", 1, encode_onehot, onehot_feature_names, "depth + per-layer heads/mlp one-hot (75 features)"),
+    "seed": Encoding(
+        "seed", 1, encode_seed, seed_feature_names, "the seed notebook's convert_X (100 features)"
+    ),
+    "onehot": Encoding(
+        "onehot",
+        1,
+        encode_onehot,
+        onehot_feature_names,
+        "depth + per-layer heads/mlp one-hot (75 features)",
+    ),
 }
 
 

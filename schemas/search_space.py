@@ -40,9 +40,12 @@ IN_CHANNELS = 3
 
 
 def _build_arch_regex() -> str:
-    layer = f"[{''.join(HEADS_BY_CODE)}][{''.join(MLP_RATIO_BY_CODE)}][{''.join(EMBED_DIM_BY_CODE)}]"
+    layer = (
+        f"[{''.join(HEADS_BY_CODE)}][{''.join(MLP_RATIO_BY_CODE)}][{''.join(EMBED_DIM_BY_CODE)}]"
+    )
     branches = [
-        f"{code}(?:{layer}){{{depth}}}" + (f"(?:{ABSENT_LAYER}){{{MAX_DEPTH - depth}}}" if depth < MAX_DEPTH else "")
+        f"{code}(?:{layer}){{{depth}}}"
+        + (f"(?:{ABSENT_LAYER}){{{MAX_DEPTH - depth}}}" if depth < MAX_DEPTH else "")
         for code, depth in DEPTH_BY_CODE.items()
     ]
     return "^(?:" + "|".join(branches) + ")$"
@@ -93,7 +96,9 @@ def explain_arch_error(code: object) -> str | None:
         if group[1] not in MLP_RATIO_BY_CODE:
             return f"layer {i + 1} mlp code {group[1]!r} is not one of {sorted(MLP_RATIO_BY_CODE)}"
         if group[2] not in EMBED_DIM_BY_CODE:
-            return f"layer {i + 1} embed code {group[2]!r} is not one of {sorted(EMBED_DIM_BY_CODE)}"
+            return (
+                f"layer {i + 1} embed code {group[2]!r} is not one of {sorted(EMBED_DIM_BY_CODE)}"
+            )
     return None
 
 
@@ -112,7 +117,9 @@ def decode_arch(code: str) -> Arch:
     return Arch(depth=depth, heads=heads, mlp_ratios=mlps, code=code)
 
 
-def encode_arch(depth: int, heads: list[int] | tuple[int, ...], mlp_ratios: list[float] | tuple[float, ...]) -> str:
+def encode_arch(
+    depth: int, heads: list[int] | tuple[int, ...], mlp_ratios: list[float] | tuple[float, ...]
+) -> str:
     """Inverse of decode_arch: build the 37-character code from choices."""
     depth_code = {v: k for k, v in DEPTH_BY_CODE.items()}
     heads_code = {v: k for k, v in HEADS_BY_CODE.items()}
@@ -120,7 +127,9 @@ def encode_arch(depth: int, heads: list[int] | tuple[int, ...], mlp_ratios: list
     if depth not in depth_code or len(heads) != depth or len(mlp_ratios) != depth:
         raise ArchError(f"depth {depth} with {len(heads)} heads and {len(mlp_ratios)} mlp ratios")
     try:
-        layers = "".join(heads_code[h] + mlp_code[float(m)] + "1" for h, m in zip(heads, mlp_ratios, strict=True))
+        layers = "".join(
+            heads_code[h] + mlp_code[float(m)] + "1" for h, m in zip(heads, mlp_ratios, strict=True)
+        )
     except KeyError as exc:
         raise ArchError(f"choice {exc.args[0]!r} is outside the search space") from exc
     return depth_code[depth] + layers + ABSENT_LAYER * (MAX_DEPTH - depth)

@@ -30,7 +30,13 @@ def int_column(field: str) -> str:
 
 def suite_columns(kind: FileKind) -> list[str]:
     """Every column the prepared frame of a valid file has, in order."""
-    columns = [KEY_COLUMN, ARCH_FIELD, *RANK_FIELDS, ARCH_TEXT, *(int_column(f) for f in RANK_FIELDS)]
+    columns = [
+        KEY_COLUMN,
+        ARCH_FIELD,
+        *RANK_FIELDS,
+        ARCH_TEXT,
+        *(int_column(f) for f in RANK_FIELDS),
+    ]
     if kind == "submission":
         columns += [EXPECTED_KEY, EXPECTED_ARCH]
     return columns
@@ -42,22 +48,35 @@ def _rule(text: str, field: str) -> dict:
 
 def _arch_rules() -> list:
     return [
-        gxe.ExpectColumnValuesToNotBeNull(column=ARCH_FIELD, meta=_rule("arch is present", ARCH_FIELD)),
-        gxe.ExpectColumnValuesToBeOfType(column=ARCH_FIELD, type_="str", meta=_rule("arch is a string", ARCH_FIELD)),
+        gxe.ExpectColumnValuesToNotBeNull(
+            column=ARCH_FIELD, meta=_rule("arch is present", ARCH_FIELD)
+        ),
+        gxe.ExpectColumnValuesToBeOfType(
+            column=ARCH_FIELD, type_="str", meta=_rule("arch is a string", ARCH_FIELD)
+        ),
         gxe.ExpectColumnValuesToMatchRegex(
             column=ARCH_TEXT,
             regex=ARCH_REGEX,
-            meta=_rule("arch follows the 37-character grammar (depth j/k/l, layers [123][123]1, '000' past the depth)", ARCH_FIELD),
+            meta=_rule(
+                "arch follows the 37-character grammar (depth j/k/l, layers [123][123]1, '000' past the depth)",
+                ARCH_FIELD,
+            ),
         ),
-        gxe.ExpectColumnValuesToBeUnique(column=ARCH_TEXT, meta=_rule("no duplicate arch", ARCH_FIELD)),
+        gxe.ExpectColumnValuesToBeUnique(
+            column=ARCH_TEXT, meta=_rule("no duplicate arch", ARCH_FIELD)
+        ),
     ]
 
 
 def _rank_present_rules(field: str) -> list:
     return [
         gxe.ExpectColumnToExist(column=field, meta=_rule("rank field exists", field)),
-        gxe.ExpectColumnValuesToNotBeNull(column=field, meta=_rule("rank field is present in every entry", field)),
-        gxe.ExpectColumnValuesToBeOfType(column=field, type_="int", meta=_rule("rank is an integer", field)),
+        gxe.ExpectColumnValuesToNotBeNull(
+            column=field, meta=_rule("rank field is present in every entry", field)
+        ),
+        gxe.ExpectColumnValuesToBeOfType(
+            column=field, type_="int", meta=_rule("rank is an integer", field)
+        ),
     ]
 
 
@@ -65,9 +84,14 @@ def _permutation_rules(field: str, n_rows: int) -> list:
     # With the row count fixed, "integer, in 0..N-1, no repeats" is exactly "a permutation".
     return [
         gxe.ExpectColumnValuesToBeBetween(
-            column=int_column(field), min_value=0, max_value=n_rows - 1, meta=_rule(f"rank is within 0..{n_rows - 1}", field)
+            column=int_column(field),
+            min_value=0,
+            max_value=n_rows - 1,
+            meta=_rule(f"rank is within 0..{n_rows - 1}", field),
         ),
-        gxe.ExpectColumnValuesToBeUnique(column=int_column(field), meta=_rule("no rank repeats within the task", field)),
+        gxe.ExpectColumnValuesToBeUnique(
+            column=int_column(field), meta=_rule("no rank repeats within the task", field)
+        ),
     ]
 
 
@@ -76,9 +100,13 @@ def build_expectations(kind: FileKind, n_rows: int) -> list:
         raise ValueError(f"unknown file kind {kind!r}; expected one of {FILE_KINDS}")
     expectations: list = [
         gxe.ExpectTableColumnsToMatchSet(
-            column_set=suite_columns(kind), exact_match=True, meta=_rule("no unknown or missing fields", "*")
+            column_set=suite_columns(kind),
+            exact_match=True,
+            meta=_rule("no unknown or missing fields", "*"),
         ),
-        gxe.ExpectColumnValuesToBeUnique(column=KEY_COLUMN, meta=_rule("keys are unique", KEY_COLUMN)),
+        gxe.ExpectColumnValuesToBeUnique(
+            column=KEY_COLUMN, meta=_rule("keys are unique", KEY_COLUMN)
+        ),
         *_arch_rules(),
     ]
     for field in RANK_FIELDS:
@@ -87,12 +115,18 @@ def build_expectations(kind: FileKind, n_rows: int) -> list:
             expectations += _permutation_rules(field, n_rows)
     if kind == "submission":
         expectations += [
-            gxe.ExpectTableRowCountToEqual(value=n_rows, meta=_rule("one entry per test arch", "*")),
-            gxe.ExpectColumnPairValuesToBeEqual(
-                column_A=KEY_COLUMN, column_B=EXPECTED_KEY, meta=_rule("same keys in the same order as the test file", KEY_COLUMN)
+            gxe.ExpectTableRowCountToEqual(
+                value=n_rows, meta=_rule("one entry per test arch", "*")
             ),
             gxe.ExpectColumnPairValuesToBeEqual(
-                column_A=ARCH_FIELD, column_B=EXPECTED_ARCH, meta=_rule("same arch string as the test file", ARCH_FIELD)
+                column_A=KEY_COLUMN,
+                column_B=EXPECTED_KEY,
+                meta=_rule("same keys in the same order as the test file", KEY_COLUMN),
+            ),
+            gxe.ExpectColumnPairValuesToBeEqual(
+                column_A=ARCH_FIELD,
+                column_B=EXPECTED_ARCH,
+                meta=_rule("same arch string as the test file", ARCH_FIELD),
             ),
         ]
     return expectations
@@ -101,4 +135,6 @@ def build_expectations(kind: FileKind, n_rows: int) -> list:
 def build_suite(kind: FileKind, n_rows: int) -> gx.ExpectationSuite:
     """The suite for one file kind; `n_rows` is the file's row count (the test file's
     for a submission)."""
-    return gx.ExpectationSuite(name=f"ufo_{kind}_suite", expectations=build_expectations(kind, n_rows))
+    return gx.ExpectationSuite(
+        name=f"ufo_{kind}_suite", expectations=build_expectations(kind, n_rows)
+    )

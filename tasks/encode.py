@@ -42,15 +42,24 @@ def archs_digest(archs: list[str]) -> str:
 
 def cache_file_for(cache_dir: Path, encoding_name: str, archs: list[str]) -> Path:
     encoding = get_encoding(encoding_name)
-    return Path(cache_dir) / f"{encoding.name}-v{encoding.version}-{archs_digest(archs)[:24]}.parquet"
+    return (
+        Path(cache_dir) / f"{encoding.name}-v{encoding.version}-{archs_digest(archs)[:24]}.parquet"
+    )
 
 
 def _cache_meta(encoding_name: str, archs: list[str]) -> dict:
     encoding = get_encoding(encoding_name)
-    return {"encoding": encoding.name, "version": encoding.version, "digest": archs_digest(archs), "rows": len(archs)}
+    return {
+        "encoding": encoding.name,
+        "version": encoding.version,
+        "digest": archs_digest(archs),
+        "rows": len(archs),
+    }
 
 
-def _write_cache(path: Path, archs: list[str], features: np.ndarray, names: list[str], meta: dict) -> None:
+def _write_cache(
+    path: Path, archs: list[str], features: np.ndarray, names: list[str], meta: dict
+) -> None:
     columns = {"arch": pa.array(archs, type=pa.string())}
     for j, name in enumerate(names):
         columns[name] = pa.array(features[:, j], type=pa.float32())
@@ -73,7 +82,11 @@ def _read_cache(path: Path, archs: list[str], names: list[str], meta: dict) -> n
     if table.column("arch").to_pylist() != archs:
         logger.warning("encoding cache %s holds other archs; rebuilding", path.name)
         return None
-    features = np.column_stack([table.column(n).to_numpy() for n in names]).astype(np.float64) if names else None
+    features = (
+        np.column_stack([table.column(n).to_numpy() for n in names]).astype(np.float64)
+        if names
+        else None
+    )
     if features is None or not np.all(np.isfinite(features)):
         logger.warning("encoding cache %s holds non-finite values; rebuilding", path.name)
         return None
@@ -89,9 +102,16 @@ def encode_archs_cached(archs: list[str], encoding_name: str, cache_dir: Path) -
     if path.exists():
         features = _read_cache(path, archs, names, meta)
         if features is not None:
-            logger.info("encoding %s: cache hit, read %d archs from %s", encoding_name, len(archs), path.name)
+            logger.info(
+                "encoding %s: cache hit, read %d archs from %s",
+                encoding_name,
+                len(archs),
+                path.name,
+            )
             return EncodedArchs(features, names, path, cache_hit=True)
     features = encoding.build(archs)
     _write_cache(path, archs, features, names, meta)
-    logger.info("encoding %s: cache miss, encoded %d archs into %s", encoding_name, len(archs), path.name)
+    logger.info(
+        "encoding %s: cache miss, encoded %d archs into %s", encoding_name, len(archs), path.name
+    )
     return EncodedArchs(features, names, path, cache_hit=False)

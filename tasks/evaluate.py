@@ -44,7 +44,9 @@ def parse_holdout(spec: str) -> Holdout:
     return Holdout(kind, size)
 
 
-def holdout_splits(n_rows: int, holdout: Holdout, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+def holdout_splits(
+    n_rows: int, holdout: Holdout, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train indices, test indices) per fold. `last:N` keeps file order, as the seed
     notebook did (train on the first rows, score on the last N); `kfold:K` shuffles
     with `seed`."""
@@ -52,11 +54,15 @@ def holdout_splits(n_rows: int, holdout: Holdout, seed: int = 0) -> list[tuple[n
         return []
     if holdout.kind == "last":
         if holdout.size >= n_rows - 3:
-            raise HoldoutError(f"holdout last:{holdout.size} leaves too few of {n_rows} archs to train on")
+            raise HoldoutError(
+                f"holdout last:{holdout.size} leaves too few of {n_rows} archs to train on"
+            )
         cut = n_rows - holdout.size
         return [(np.arange(cut), np.arange(cut, n_rows))]
     if holdout.size > n_rows // 2:
-        raise HoldoutError(f"holdout kfold:{holdout.size} needs at least {2 * holdout.size} archs, got {n_rows}")
+        raise HoldoutError(
+            f"holdout kfold:{holdout.size} needs at least {2 * holdout.size} archs, got {n_rows}"
+        )
     order = np.random.default_rng(seed).permutation(n_rows)
     folds = np.array_split(order, holdout.size)
     return [
@@ -73,7 +79,12 @@ def kendall_tau(scores: np.ndarray, truth: np.ndarray) -> float:
 
 
 def score_fold(
-    predictor_name: str, X: np.ndarray, ranks: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray, seed: int = 0
+    predictor_name: str,
+    X: np.ndarray,
+    ranks: np.ndarray,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Fit one predictor per task on train rows, return Kendall tau per task on test rows.
     `ranks` is (n, 8) in TASKS order."""

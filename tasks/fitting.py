@@ -42,25 +42,42 @@ def load_features(path: Path | str) -> np.ndarray:
 
 
 def fit_and_predict_task(
-    task: str, predictor_name: str, train_features: Path | str, train_ranks: list[int], test_features: Path | str, seed: int = 0
+    task: str,
+    predictor_name: str,
+    train_features: Path | str,
+    train_ranks: list[int],
+    test_features: Path | str,
+    seed: int = 0,
 ) -> np.ndarray:
     """Fit the predictor for one task on all training archs; return test-arch scores."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}")
     X_train, X_test = load_features(train_features), load_features(test_features)
     started = time.perf_counter()
-    model = make_predictor(predictor_name, seed=seed).fit(X_train, np.asarray(train_ranks, dtype=np.float64))
+    model = make_predictor(predictor_name, seed=seed).fit(
+        X_train, np.asarray(train_ranks, dtype=np.float64)
+    )
     fitted = time.perf_counter()
     scores = model.predict(X_test)
     logger.info(
         "%s: fitted %s on %d archs in %.2f s, scored %d test archs in %.2f s",
-        task, predictor_name, len(X_train), fitted - started, len(X_test), time.perf_counter() - fitted,
+        task,
+        predictor_name,
+        len(X_train),
+        fitted - started,
+        len(X_test),
+        time.perf_counter() - fitted,
     )
     return scores
 
 
 def holdout_taus_for_task(
-    task: str, predictor_name: str, train_features: Path | str, train_ranks: list[int], holdout: Holdout, seed: int = 0
+    task: str,
+    predictor_name: str,
+    train_features: Path | str,
+    train_ranks: list[int],
+    holdout: Holdout,
+    seed: int = 0,
 ) -> list[float]:
     """Kendall tau on each holdout fold for one task (empty for holdout `none`)."""
     X = load_features(train_features)

@@ -47,15 +47,21 @@ def parse_competition_json(text: str, source: str = "<input>") -> dict[str, dict
     """Strictly parse a competition file: an object of objects, no duplicate keys at any
     level, no NaN/Infinity, no booleans or non-finite floats as field values."""
     try:
-        data = json.loads(text, object_pairs_hook=_pairs_without_duplicates, parse_constant=_reject_constant)
+        data = json.loads(
+            text, object_pairs_hook=_pairs_without_duplicates, parse_constant=_reject_constant
+        )
     except _DuplicateKeys as dup:
         raise InputFileError(f"{source}: duplicate JSON key {dup.args[0]!r}") from None
     except InputFileError as exc:
         raise InputFileError(f"{source}: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise InputFileError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        raise InputFileError(
+            f"{source}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
     if not isinstance(data, dict):
-        raise InputFileError(f"{source}: the top level must be a JSON object of archs, got {type(data).__name__}")
+        raise InputFileError(
+            f"{source}: the top level must be a JSON object of archs, got {type(data).__name__}"
+        )
     if not data:
         raise InputFileError(f"{source}: the file holds no archs")
     not_objects = [k for k, v in data.items() if not isinstance(v, dict)]
@@ -66,8 +72,15 @@ def parse_competition_json(text: str, source: str = "<input>") -> dict[str, dict
     booleans = [(k, f) for k, v in data.items() for f, x in v.items() if isinstance(x, bool)]
     if booleans:
         examples = ", ".join(f"{k}.{f}" for k, f in booleans[:MAX_EXAMPLES])
-        raise InputFileError(f"{source}: {len(booleans)} fields hold booleans where numbers belong, e.g. {examples}")
-    floats = [(k, f) for k, v in data.items() for f, x in v.items() if isinstance(x, float) and not math.isfinite(x)]
+        raise InputFileError(
+            f"{source}: {len(booleans)} fields hold booleans where numbers belong, e.g. {examples}"
+        )
+    floats = [
+        (k, f)
+        for k, v in data.items()
+        for f, x in v.items()
+        if isinstance(x, float) and not math.isfinite(x)
+    ]
     if floats:
         raise InputFileError(f"{source}: non-finite numbers in {floats[:MAX_EXAMPLES]}")
     return data
@@ -106,7 +119,9 @@ def frame_to_records(frame: pd.DataFrame) -> dict[str, dict]:
     ranks become plain ints, fields in the competition's order."""
     out: dict[str, dict] = {}
     rank_values = {f: [int(x) for x in frame[f].tolist()] for f in RANK_FIELDS}
-    for i, (key, arch) in enumerate(zip(frame[KEY_COLUMN].tolist(), frame[ARCH_FIELD].tolist(), strict=True)):
+    for i, (key, arch) in enumerate(
+        zip(frame[KEY_COLUMN].tolist(), frame[ARCH_FIELD].tolist(), strict=True)
+    ):
         entry = {f: rank_values[f][i] for f in RANK_FIELDS}
         entry[ARCH_FIELD] = arch
         out[key] = entry
@@ -138,7 +153,9 @@ def write_bytes_atomic(path: Path, payload: bytes) -> None:
 
 def dump_competition_json(records: dict[str, dict]) -> bytes:
     """Deterministic bytes for a competition file (same records -> same bytes)."""
-    return json.dumps(records, ensure_ascii=False, indent=None, separators=(", ", ": ")).encode("utf-8")
+    return json.dumps(records, ensure_ascii=False, indent=None, separators=(", ", ": ")).encode(
+        "utf-8"
+    )
 
 
 def write_competition_file(path: Path, records: dict[str, dict]) -> str:

@@ -24,16 +24,26 @@ class RunParameters:
 
 
 def check_run_parameters(
-    train: str | Path | None, test: str | Path | None, out: str | Path | None, predictor: str, holdout: str
+    train: str | Path | None,
+    test: str | Path | None,
+    out: str | Path | None,
+    predictor: str,
+    holdout: str,
 ) -> RunParameters:
     problems = []
     train, test, out = default_paths(train, test, out)
-    train_path, test_path, out_path = Path(train).expanduser(), Path(test).expanduser(), Path(out).expanduser()
+    train_path, test_path, out_path = (
+        Path(train).expanduser(),
+        Path(test).expanduser(),
+        Path(out).expanduser(),
+    )
     for label, path in (("train", train_path), ("test", test_path)):
         if not path.is_file():
             problems.append(f"{label} file {path} does not exist")
     if predictor not in PREDICTORS:
-        problems.append(f"unknown predictor {predictor!r} (registered: {', '.join(sorted(PREDICTORS))})")
+        problems.append(
+            f"unknown predictor {predictor!r} (registered: {', '.join(sorted(PREDICTORS))})"
+        )
     if out_path.exists() and out_path.is_dir():
         problems.append(f"output {out_path} is a directory; give a file path")
     if out_path.resolve() in {train_path.resolve(), test_path.resolve()}:
@@ -48,7 +58,9 @@ def check_run_parameters(
     return RunParameters(train_path, test_path, out_path, predictor, parsed)
 
 
-def default_paths(train: str | Path | None, test: str | Path | None, out: str | Path | None) -> tuple[str, str, str]:
+def default_paths(
+    train: str | Path | None, test: str | Path | None, out: str | Path | None
+) -> tuple[str, str, str]:
     """Unset paths fall back to the demo files and the demo submission."""
     return (
         train or str(paths.demo_train_path()),

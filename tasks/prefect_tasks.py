@@ -18,7 +18,10 @@ from tasks import encode, fitting, io, parameters, paths, submission, validate
 from tasks.evaluate import Holdout
 from tasks.run_names import short_input_hash
 
-PROJECT_PACKAGES = (Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "schemas")
+PROJECT_PACKAGES = (
+    Path(__file__).resolve().parent,
+    Path(__file__).resolve().parents[1] / "schemas",
+)
 
 
 def code_version() -> str:
@@ -43,7 +46,9 @@ FIT_CACHE_POLICY = (INPUTS - "fault") + TASK_SOURCE
 
 
 @task(name="check-parameters")
-def check_parameters(train: str, test: str, out: str, predictor: str, holdout: str) -> parameters.RunParameters:
+def check_parameters(
+    train: str, test: str, out: str, predictor: str, holdout: str
+) -> parameters.RunParameters:
     return parameters.check_run_parameters(train, test, out, predictor, holdout)
 
 
@@ -71,7 +76,11 @@ def read_and_validate(path: Path, kind: str) -> tuple[pd.DataFrame, str]:
 def encode_archs(frame: pd.DataFrame, encoding_name: str, label: str) -> encode.EncodedArchs:
     encoded = encode.encode_archs_cached(list(frame[ARCH_FIELD]), encoding_name, paths.cache_dir())
     get_run_logger().info(
-        "%s archs, encoding %s: cache %s (%s)", label, encoding_name, "hit" if encoded.cache_hit else "miss", encoded.cache_path.name
+        "%s archs, encoding %s: cache %s (%s)",
+        label,
+        encoding_name,
+        "hit" if encoded.cache_hit else "miss",
+        encoded.cache_path.name,
     )
     return encoded
 
@@ -80,26 +89,62 @@ def _fault_token() -> str:
     return f"{flow_run.get_id()}:{flow_run.get_run_count()}"
 
 
-@task(name="fit-task-predictor", task_run_name="fit-{task_name}", retries=2, retry_delay_seconds=1, cache_policy=FIT_CACHE_POLICY, persist_result=True)
+@task(
+    name="fit-task-predictor",
+    task_run_name="fit-{task_name}",
+    retries=2,
+    retry_delay_seconds=1,
+    cache_policy=FIT_CACHE_POLICY,
+    persist_result=True,
+)
 def fit_task_predictor(
-    task_name: str, predictor: str, train_features: str, train_ranks: list[int], test_features: str,
-    seed: int, code: str, fault: str | None = None,
+    task_name: str,
+    predictor: str,
+    train_features: str,
+    train_ranks: list[int],
+    test_features: str,
+    seed: int,
+    code: str,
+    fault: str | None = None,
 ) -> np.ndarray:
-    fitting.maybe_inject_fault(f"fit:{task_name}", fault, _fault_token(), paths.results_dir() / "faults")
-    return fitting.fit_and_predict_task(task_name, predictor, train_features, train_ranks, test_features, seed)
+    fitting.maybe_inject_fault(
+        f"fit:{task_name}", fault, _fault_token(), paths.results_dir() / "faults"
+    )
+    return fitting.fit_and_predict_task(
+        task_name, predictor, train_features, train_ranks, test_features, seed
+    )
 
 
-@task(name="evaluate-task-holdout", task_run_name="holdout-{task_name}", retries=2, retry_delay_seconds=1, cache_policy=FIT_CACHE_POLICY, persist_result=True)
+@task(
+    name="evaluate-task-holdout",
+    task_run_name="holdout-{task_name}",
+    retries=2,
+    retry_delay_seconds=1,
+    cache_policy=FIT_CACHE_POLICY,
+    persist_result=True,
+)
 def evaluate_task_holdout(
-    task_name: str, predictor: str, train_features: str, train_ranks: list[int], holdout: Holdout,
-    seed: int, code: str, fault: str | None = None,
+    task_name: str,
+    predictor: str,
+    train_features: str,
+    train_ranks: list[int],
+    holdout: Holdout,
+    seed: int,
+    code: str,
+    fault: str | None = None,
 ) -> list[float]:
-    fitting.maybe_inject_fault(f"holdout:{task_name}", fault, _fault_token(), paths.results_dir() / "faults")
-    return fitting.holdout_taus_for_task(task_name, predictor, train_features, train_ranks, holdout, seed)
+    fitting.maybe_inject_fault(
+        f"holdout:{task_name}", fault, _fault_token(), paths.results_dir() / "faults"
+    )
+    return fitting.holdout_taus_for_task(
+        task_name, predictor, train_features, train_ranks, holdout, seed
+    )
 
 
 @task(name="publish-evaluation")
-def publish_evaluation(taus_by_task: dict[str, list[float]], predictor: str, holdout: Holdout) -> dict[str, float]:
+def publish_evaluation(
+    taus_by_task: dict[str, list[float]], predictor: str, holdout: Holdout
+) -> dict[str, float]:
     if holdout.kind == "none":
         get_run_logger().info("holdout none: no evaluation")
         return {}
@@ -107,9 +152,13 @@ def publish_evaluation(taus_by_task: dict[str, list[float]], predictor: str, hol
     means["average"] = float(np.mean([means[t] for t in TASKS]))
     rows = [{"task": name, "kendall_tau": round(value, 4)} for name, value in means.items()]
     for row in rows:
-        get_run_logger().info("holdout %s, %s: Kendall tau %.4f", holdout, row["task"], row["kendall_tau"])
+        get_run_logger().info(
+            "holdout %s, %s: Kendall tau %.4f", holdout, row["task"], row["kendall_tau"]
+        )
     create_table_artifact(
-        key="kendall-tau", table=rows, description=f"Kendall tau per task, predictor {predictor}, holdout {holdout}"
+        key="kendall-tau",
+        table=rows,
+        description=f"Kendall tau per task, predictor {predictor}, holdout {holdout}",
     )
     return means
 
@@ -120,11 +169,17 @@ def assemble(test_frame: pd.DataFrame, scores: list[np.ndarray]) -> pd.DataFrame
 
 
 @task(name="check-submission")
-def check_submission(submission_frame: pd.DataFrame, test_frame: pd.DataFrame) -> validate.ValidationReport:
+def check_submission(
+    submission_frame: pd.DataFrame, test_frame: pd.DataFrame
+) -> validate.ValidationReport:
     records = io.frame_to_records(submission_frame)
     # Check what will be written: the frame rebuilt from the exact records we serialise.
-    written = io.records_to_frame(io.parse_competition_json(io.dump_competition_json(records).decode(), "submission"))
-    report = validate.validate_frame(written, "submission", source="submission", reference=test_frame)
+    written = io.records_to_frame(
+        io.parse_competition_json(io.dump_competition_json(records).decode(), "submission")
+    )
+    report = validate.validate_frame(
+        written, "submission", source="submission", reference=test_frame
+    )
     _publish_validation(report)
     return validate.require_valid(report)
 
@@ -138,7 +193,12 @@ def write_submission(submission_frame: pd.DataFrame, out: Path) -> dict:
 
 
 @task(name="publish-summary")
-def publish_summary(run: parameters.RunParameters, encodings: list[encode.EncodedArchs], evaluation: dict, written: dict) -> str:
+def publish_summary(
+    run: parameters.RunParameters,
+    encodings: list[encode.EncodedArchs],
+    evaluation: dict,
+    written: dict,
+) -> str:
     hits = ", ".join(f"{e.cache_path.name}: {'hit' if e.cache_hit else 'miss'}" for e in encodings)
     tau = f"{evaluation['average']:.4f}" if evaluation else "not evaluated"
     markdown = "\n".join(
@@ -152,5 +212,7 @@ def publish_summary(run: parameters.RunParameters, encodings: list[encode.Encode
             f"- checks passed: train suite, test suite, submission suite ({len(RANK_FIELDS)} tasks, permutations of 0..N-1)",
         ]
     )
-    create_markdown_artifact(key="run-summary", markdown=markdown, description="ufo-nas run summary")
+    create_markdown_artifact(
+        key="run-summary", markdown=markdown, description="ufo-nas run summary"
+    )
     return markdown

@@ -22,13 +22,18 @@ def scores_to_ranks(scores: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def assemble_submission(test_frame: pd.DataFrame, scores_by_task: dict[str, np.ndarray]) -> pd.DataFrame:
+def assemble_submission(
+    test_frame: pd.DataFrame, scores_by_task: dict[str, np.ndarray]
+) -> pd.DataFrame:
     """Test keys and archs in file order, plus one rank column per task."""
     missing = [t for t in TASKS if t not in scores_by_task]
     if missing:
         raise ValueError(f"scores missing for tasks {missing}")
     out = pd.DataFrame(
-        {KEY_COLUMN: test_frame[KEY_COLUMN].astype(object).to_numpy(), ARCH_FIELD: test_frame[ARCH_FIELD].astype(object).to_numpy()}
+        {
+            KEY_COLUMN: test_frame[KEY_COLUMN].astype(object).to_numpy(),
+            ARCH_FIELD: test_frame[ARCH_FIELD].astype(object).to_numpy(),
+        }
     )
     for task, field in zip(TASKS, RANK_FIELDS, strict=True):
         scores = scores_by_task[task]

@@ -17,7 +17,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from schemas.search_space import ARCH_FIELD, KEY_COLUMN, MAX_DEPTH, RANK_FIELDS, TASKS, choice_matrix, sample_archs
+from schemas.search_space import (
+    ARCH_FIELD,
+    KEY_COLUMN,
+    MAX_DEPTH,
+    RANK_FIELDS,
+    TASKS,
+    choice_matrix,
+    sample_archs,
+)
 
 DEMO_KEY_PREFIX = "synthetic-arch"
 # (weight of the shared factor, weight of the task's own factor, noise sd) per task.
@@ -63,7 +71,9 @@ def _layer_effects(rng: np.random.Generator) -> np.ndarray:
     base = np.array([-0.5, 0.0, -0.15, -0.6])[None, None, :]
     jitter = rng.normal(0.0, 0.08, size=(MAX_DEPTH, 2, 4))
     effects = decay * (base + jitter)
-    effects[:, :, 0] = np.array([-0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.25, -0.25])[:, None]
+    effects[:, :, 0] = np.array(
+        [-0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.5, -0.25, -0.25]
+    )[:, None]
     return effects
 
 
@@ -91,7 +101,9 @@ def make_demo_train(n: int = 500, seed: int = 0) -> pd.DataFrame:
         raise ValueError(f"a demo training file needs at least 10 archs, got {n}")
     rng = np.random.default_rng(seed)
     archs = unique_new_archs(n, set(), rng)
-    frame = pd.DataFrame({KEY_COLUMN: [f"{DEMO_KEY_PREFIX}{i + 1}" for i in range(n)], ARCH_FIELD: archs})
+    frame = pd.DataFrame(
+        {KEY_COLUMN: [f"{DEMO_KEY_PREFIX}{i + 1}" for i in range(n)], ARCH_FIELD: archs}
+    )
     scores = latent_scores(archs, seed)
     for task, field in zip(TASKS, RANK_FIELDS, strict=True):
         order = np.argsort(scores[task], kind="stable")

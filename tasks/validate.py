@@ -83,14 +83,22 @@ def _as_int(value: object) -> object:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def prepare_frame(frame: pd.DataFrame, kind: FileKind, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+def prepare_frame(
+    frame: pd.DataFrame, kind: FileKind, reference: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Add the derived columns the suites check (see schemas.suites)."""
     prepared = frame.copy()
-    arch = prepared[ARCH_FIELD] if ARCH_FIELD in prepared else pd.Series([None] * len(prepared), dtype=object)
+    arch = (
+        prepared[ARCH_FIELD]
+        if ARCH_FIELD in prepared
+        else pd.Series([None] * len(prepared), dtype=object)
+    )
     prepared[ARCH_TEXT] = pd.Series([a if isinstance(a, str) else None for a in arch], dtype=object)
     for f in RANK_FIELDS:
         values = prepared[f] if f in prepared else pd.Series([None] * len(prepared), dtype=object)
-        prepared[int_column(f)] = pd.to_numeric(pd.Series([_as_int(v) for v in values], dtype=object), errors="coerce")
+        prepared[int_column(f)] = pd.to_numeric(
+            pd.Series([_as_int(v) for v in values], dtype=object), errors="coerce"
+        )
     if kind == "submission":
         if reference is None:
             raise ValueError("validating a submission needs the test file it answers")
@@ -121,7 +129,8 @@ def _run_suite(prepared: pd.DataFrame, kind: FileKind, n_rows: int):
         )
         batch = batch_definition.get_batch(batch_parameters={"dataframe": prepared})
         return batch.validate(
-            build_suite(kind, n_rows), result_format={"result_format": "SUMMARY", "partial_unexpected_count": MAX_EXAMPLES}
+            build_suite(kind, n_rows),
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": MAX_EXAMPLES},
         )
 
 
@@ -129,7 +138,11 @@ def _exception_detail(result) -> str:
     info = result.exception_info or {}
     if "exception_message" in info:  # flat shape
         return str(info.get("exception_message") or "")
-    messages = [v.get("exception_message") for v in info.values() if isinstance(v, dict) and v.get("exception_message")]
+    messages = [
+        v.get("exception_message")
+        for v in info.values()
+        if isinstance(v, dict) and v.get("exception_message")
+    ]
     return "; ".join(str(m) for m in messages)
 
 
@@ -150,9 +163,18 @@ def _to_rule_result(result, keys: list[str], prepared: pd.DataFrame) -> RuleResu
         observed = set(body.get("observed_value") or [])
         expected = set(config.kwargs.get("column_set") or [])
         unknown, missing = sorted(observed - expected), sorted(expected - observed)
-        detail = "; ".join(p for p in (f"unknown fields {unknown}" if unknown else "", f"missing fields {missing}" if missing else "") if p)
+        detail = "; ".join(
+            p
+            for p in (
+                f"unknown fields {unknown}" if unknown else "",
+                f"missing fields {missing}" if missing else "",
+            )
+            if p
+        )
     elif not result.success and config.type == "expect_table_row_count_to_equal":
-        detail = f"found {body.get('observed_value')} entries, expected {config.kwargs.get('value')}"
+        detail = (
+            f"found {body.get('observed_value')} entries, expected {config.kwargs.get('value')}"
+        )
     elif not result.success and not body:
         detail = _exception_detail(result) or "the rule could not be evaluated"
     return RuleResult(
@@ -167,7 +189,10 @@ def _to_rule_result(result, keys: list[str], prepared: pd.DataFrame) -> RuleResu
 
 
 def validate_frame(
-    frame: pd.DataFrame, kind: FileKind, source: str = "<input>", reference: pd.DataFrame | None = None
+    frame: pd.DataFrame,
+    kind: FileKind,
+    source: str = "<input>",
+    reference: pd.DataFrame | None = None,
 ) -> ValidationReport:
     """Check a frame from tasks.io.read_competition_file against the suite for `kind`.
     A submission is checked against `reference`, the test file it answers."""

@@ -27,7 +27,9 @@ def require_shared_train() -> Path:
         return SHARED_TRAIN
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true but the real training file is missing at {SHARED_TRAIN}")
-    pytest.skip(f"real training file not found at {SHARED_TRAIN} (../shared/data beside the project)")
+    pytest.skip(
+        f"real training file not found at {SHARED_TRAIN} (../shared/data beside the project)"
+    )
 
 
 @pytest.fixture

@@ -42,4 +42,13 @@ def some_archs(n: int, seed: int = 0) -> list[str]:
     return out[:n]
 
 
-__all__ = ["ARCH_J", "ARCH_K", "ARCH_L", "encode_arch", "some_archs", "unlabelled_records", "train_records", "write_json"]
+__all__ = [
+    "ARCH_J",
+    "ARCH_K",
+    "ARCH_L",
+    "encode_arch",
+    "some_archs",
+    "unlabelled_records",
+    "train_records",
+    "write_json",
+]

@@ -39,7 +39,9 @@ class Predictor(ABC):
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
-            raise ValueError(f"fit needs X of shape (n, d) and y of shape (n,), got {X.shape} and {y.shape}")
+            raise ValueError(
+                f"fit needs X of shape (n, d) and y of shape (n,), got {X.shape} and {y.shape}"
+            )
         if len(y) < 4:
             raise ValueError(f"fit needs at least 4 labelled archs, got {len(y)}")
         if not np.all(np.isfinite(y)):
@@ -55,7 +57,9 @@ class Predictor(ABC):
         X = np.asarray(X, dtype=np.float64)
         scores = np.asarray(self._predict(X), dtype=np.float64).reshape(-1)
         if scores.shape != (len(X),):
-            raise RuntimeError(f"predictor {self.name!r} returned {scores.shape} scores for {len(X)} archs")
+            raise RuntimeError(
+                f"predictor {self.name!r} returned {scores.shape} scores for {len(X)} archs"
+            )
         if not np.all(np.isfinite(scores)):
             raise RuntimeError(f"predictor {self.name!r} produced NaN or infinite scores")
         return scores

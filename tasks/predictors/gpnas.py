@@ -59,7 +59,9 @@ def new_gpnas(c_flag: int = 2, m_flag: int = 2):
 
 class GPNASPredictor(Predictor):
     name = "gpnas"
-    description = "official baseline: paddleslim GPNAS(2,2), fast mode, seed encoding, raw rank targets"
+    description = (
+        "official baseline: paddleslim GPNAS(2,2), fast mode, seed encoding, raw rank targets"
+    )
     encoding = "seed"
     # GP-NAS regresses on the rank values themselves, as in the seed notebook.
     target = "raw"
@@ -67,7 +69,9 @@ class GPNASPredictor(Predictor):
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         self._gp = new_gpnas(2, 2)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PendingDeprecationWarning)  # np.matrix use inside gp_nas
+            warnings.simplefilter(
+                "ignore", PendingDeprecationWarning
+            )  # np.matrix use inside gp_nas
             # The seed's fast mode: initial mean from the even rows, prior covariance,
             # posterior mean from the odd rows.
             self._gp.get_initial_mean(X[0::2], y[0::2])

@@ -1,6 +1,12 @@
 import numpy as np
 
-from schemas.encodings import ENCODINGS, encode_onehot, encode_seed, onehot_feature_names, seed_feature_names
+from schemas.encodings import (
+    ENCODINGS,
+    encode_onehot,
+    encode_seed,
+    onehot_feature_names,
+    seed_feature_names,
+)
 from tests.factories import ARCH_J, ARCH_L
 
 # The seed notebook printed convert_X of arch1 ('l231131331121121331111211121331321321').

@@ -17,7 +17,9 @@ def test_miss_then_hit_returns_identical_features(tmp_path, caplog, name, build)
     first = encode_archs_cached(ARCHS, name, tmp_path)
     second = encode_archs_cached(ARCHS, name, tmp_path)
     assert (first.cache_hit, second.cache_hit) == (False, True)
-    assert np.array_equal(first.features, build(ARCHS)) and np.array_equal(second.features, first.features)
+    assert np.array_equal(first.features, build(ARCHS)) and np.array_equal(
+        second.features, first.features
+    )
     assert "cache hit" in caplog.text and first.cache_path.name.startswith(f"{name}-v1-")
 
 
@@ -43,7 +45,9 @@ def _corrupt_other_archs(path):
     archs[0], archs[1] = archs[1], archs[0]
     import pyarrow as pa
 
-    swapped = table.set_column(0, "arch", pa.array(archs)).replace_schema_metadata(table.schema.metadata)
+    swapped = table.set_column(0, "arch", pa.array(archs)).replace_schema_metadata(
+        table.schema.metadata
+    )
     pq.write_table(swapped, path)
 
 
@@ -51,7 +55,9 @@ def _corrupt_empty(path):
     path.write_bytes(b"")
 
 
-@pytest.mark.parametrize("corrupt", [_corrupt_truncate, _corrupt_flip_payload, _corrupt_other_archs, _corrupt_empty])
+@pytest.mark.parametrize(
+    "corrupt", [_corrupt_truncate, _corrupt_flip_payload, _corrupt_other_archs, _corrupt_empty]
+)
 def test_a_corrupt_cache_file_is_rebuilt_not_trusted(tmp_path, caplog, corrupt):
     first = encode_archs_cached(ARCHS, "seed", tmp_path)
     corrupt(first.cache_path)
@@ -60,4 +66,6 @@ def test_a_corrupt_cache_file_is_rebuilt_not_trusted(tmp_path, caplog, corrupt):
     assert np.array_equal(again.features, encode_seed(ARCHS))
     assert "rebuilding" in caplog.text
     assert encode_archs_cached(ARCHS, "seed", tmp_path).cache_hit is True
-    assert sorted(p.name for p in tmp_path.iterdir()) == [first.cache_path.name]  # no temp files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        first.cache_path.name
+    ]  # no temp files left

@@ -3,11 +3,19 @@ import pytest
 
 from schemas.encodings import encode_onehot
 from schemas.search_space import TASKS
-from tasks.evaluate import HoldoutError, evaluate_predictor, holdout_splits, kendall_tau, parse_holdout
+from tasks.evaluate import (
+    HoldoutError,
+    evaluate_predictor,
+    holdout_splits,
+    kendall_tau,
+    parse_holdout,
+)
 from tests.factories import some_archs
 
 
-@pytest.mark.parametrize("spec,expected", [("last:100", ("last", 100)), ("kfold:5", ("kfold", 5)), ("none", ("none", 0))])
+@pytest.mark.parametrize(
+    "spec,expected", [("last:100", ("last", 100)), ("kfold:5", ("kfold", 5)), ("none", ("none", 0))]
+)
 def test_parse_holdout(spec, expected):
     h = parse_holdout(spec)
     assert (h.kind, h.size) == expected and str(h) == spec
@@ -51,7 +59,9 @@ def test_evaluate_predictor_scores_a_learnable_signal():
     archs = some_archs(120, seed=8)
     X = encode_onehot(archs)
     signal = X @ np.random.default_rng(0).normal(size=X.shape[1])
-    ranks = np.column_stack([np.argsort(np.argsort(signal + 0.01 * k)) for k in range(len(TASKS))]).astype(float)
+    ranks = np.column_stack(
+        [np.argsort(np.argsort(signal + 0.01 * k)) for k in range(len(TASKS))]
+    ).astype(float)
     table = evaluate_predictor("gpnas", encode_onehot(archs), ranks, parse_holdout("kfold:3"))
     assert list(table.columns) == ["fold", *TASKS, "average"] and len(table) == 3
     assert (table["average"] > 0.5).all()

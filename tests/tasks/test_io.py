@@ -63,7 +63,9 @@ def test_written_file_is_deterministic_and_round_trips(tmp_path):
 
 
 def test_frame_to_records_writes_fields_in_the_competition_order(tmp_path):
-    frame, _ = read_competition_file(write_json(tmp_path / "t.json", train_records([ARCH_J, ARCH_K])))
+    frame, _ = read_competition_file(
+        write_json(tmp_path / "t.json", train_records([ARCH_J, ARCH_K]))
+    )
     entry = frame_to_records(frame)["arch1"]
     assert list(entry) == [*RANK_FIELDS, "arch"]
     assert all(type(entry[f]) is int for f in RANK_FIELDS)

@@ -27,7 +27,9 @@ def test_standin_depths_are_roughly_uniform():
 def test_demo_train_is_marked_synthetic_valid_and_correlated():
     frame = make_demo_train(200, seed=0)
     assert all(k.startswith(DEMO_KEY_PREFIX) for k in frame["key"])
-    report = validate_frame(records_to_frame(frame.set_index("key").to_dict(orient="index")), "train")
+    report = validate_frame(
+        records_to_frame(frame.set_index("key").to_dict(orient="index")), "train"
+    )
     assert report.success, report.to_text()
     corr = np.corrcoef(frame[list(RANK_FIELDS)].to_numpy(float).T)
     assert corr[1, 2] > 0.5  # person re-id tasks share most of their signal

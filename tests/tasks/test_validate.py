@@ -7,7 +7,7 @@ import pytest
 from schemas.search_space import RANK_FIELDS
 from tasks.io import records_to_frame
 from tasks.validate import ValidationFailed, require_valid, validate_frame
-from tests.factories import some_archs, unlabelled_records, train_records
+from tests.factories import some_archs, train_records, unlabelled_records
 
 ARCHS = some_archs(6, seed=5)
 
@@ -34,21 +34,57 @@ def _mutate(fn):
 
 
 CASES = [
-    ("missing rank field", lambda r: r["arch2"].pop("sop_rank"), ("sop_rank", "rank field is present in every entry")),
-    ("rank is a float", lambda r: r["arch2"].__setitem__("veri_rank", 1.5), ("veri_rank", "rank is an integer")),
-    ("rank is a string", lambda r: r["arch2"].__setitem__("veri_rank", "3"), ("veri_rank", "rank is an integer")),
-    ("rank out of range", lambda r: r["arch3"].__setitem__("msmt17_rank", 6), ("msmt17_rank", "rank is within 0..5")),
-    ("negative rank", lambda r: r["arch3"].__setitem__("msmt17_rank", -1), ("msmt17_rank", "rank is within 0..5")),
+    (
+        "missing rank field",
+        lambda r: r["arch2"].pop("sop_rank"),
+        ("sop_rank", "rank field is present in every entry"),
+    ),
+    (
+        "rank is a float",
+        lambda r: r["arch2"].__setitem__("veri_rank", 1.5),
+        ("veri_rank", "rank is an integer"),
+    ),
+    (
+        "rank is a string",
+        lambda r: r["arch2"].__setitem__("veri_rank", "3"),
+        ("veri_rank", "rank is an integer"),
+    ),
+    (
+        "rank out of range",
+        lambda r: r["arch3"].__setitem__("msmt17_rank", 6),
+        ("msmt17_rank", "rank is within 0..5"),
+    ),
+    (
+        "negative rank",
+        lambda r: r["arch3"].__setitem__("msmt17_rank", -1),
+        ("msmt17_rank", "rank is within 0..5"),
+    ),
     (
         "repeated rank",
         lambda r: r["arch1"].__setitem__("cplfw_rank", r["arch2"]["cplfw_rank"]),
         ("cplfw_rank", "no rank repeats within the task"),
     ),
-    ("bad grammar", lambda r: r["arch4"].__setitem__("arch", "j" + "111" * 12), ("arch", "arch follows the 37-character grammar")),
-    ("arch not a string", lambda r: r["arch4"].__setitem__("arch", 7), ("arch", "arch is a string")),
+    (
+        "bad grammar",
+        lambda r: r["arch4"].__setitem__("arch", "j" + "111" * 12),
+        ("arch", "arch follows the 37-character grammar"),
+    ),
+    (
+        "arch not a string",
+        lambda r: r["arch4"].__setitem__("arch", 7),
+        ("arch", "arch is a string"),
+    ),
     ("missing arch", lambda r: r["arch4"].pop("arch"), ("arch", "arch is present")),
-    ("duplicate arch", lambda r: r["arch5"].__setitem__("arch", r["arch6"]["arch"]), ("arch", "no duplicate arch")),
-    ("unknown field", lambda r: r["arch1"].__setitem__("flops", 3), ("*", "no unknown or missing fields")),
+    (
+        "duplicate arch",
+        lambda r: r["arch5"].__setitem__("arch", r["arch6"]["arch"]),
+        ("arch", "no duplicate arch"),
+    ),
+    (
+        "unknown field",
+        lambda r: r["arch1"].__setitem__("flops", 3),
+        ("*", "no unknown or missing fields"),
+    ),
 ]
 
 
@@ -105,7 +141,11 @@ def test_submission_rules():
 
     swapped = _submission_from(test)
     keys = list(swapped)
-    reordered = {keys[1]: swapped[keys[1]], keys[0]: swapped[keys[0]], **{k: swapped[k] for k in keys[2:]}}
+    reordered = {
+        keys[1]: swapped[keys[1]],
+        keys[0]: swapped[keys[0]],
+        **{k: swapped[k] for k in keys[2:]},
+    }
     _, failures = _failures(reordered, "submission", reference)
     assert ("key", "same keys in the same order as the test file") in failures
 

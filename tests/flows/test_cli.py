@@ -1,0 +1,173 @@
+"""The `ufo` command line, called in-process."""
+
+import json
+
+import pytest
+
+from flows.cli import main
+from schemas.search_space import TASKS
+from tasks.io import frame_to_records, write_competition_file
+from tasks.synthetic import make_demo_train, make_test_standin
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    train = make_demo_train(100, seed=5)
+    write_competition_file(folder / "train.json", frame_to_records(train))
+    write_competition_file(
+        folder / "test.json", frame_to_records(make_test_standin(list(train["arch"]), 150, seed=6))
+    )
+    return folder
+
+
+def test_predictors_lists_every_registered_name_with_a_description(capsys):
+    from tasks.predictors import DEFAULT_PREDICTOR, PREDICTORS
+
+    assert main(["predictors"]) == 0
+    out = capsys.readouterr().out
+    for name in PREDICTORS:
+        assert f"{name}" in out
+    assert f"{DEFAULT_PREDICTOR} (default)" in out
+
+
+def test_evaluate_json_reports_every_task(files, capsys):
+    assert (
+        main(
+            [
+                "evaluate",
+                "--train",
+                str(files / "train.json"),
+                "--predictor",
+                "gpnas",
+                "--holdout",
+                "kfold:3",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert result["predictor"] == "gpnas" and result["holdout"] == "kfold:3"
+    assert set(result["tau"]) == set(TASKS)
+    assert result["average"] == pytest.approx(sum(result["tau"].values()) / 8)
+
+
+def test_validate_exit_codes(files, capsys, tmp_path):
+    assert main(["validate", str(files / "train.json"), "--kind", "train"]) == 0
+    assert "46/46 rules passed" in capsys.readouterr().out
+    assert (
+        main(["validate", str(files / "test.json"), "--kind", "train"]) == 1
+    )  # ranks all 0: not permutations
+    assert "no rank repeats" in capsys.readouterr().out
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"a": {"arch": 1, "arch": 2}}')
+    assert main(["validate", str(broken), "--kind", "test"]) == 2
+    err = capsys.readouterr().err
+    assert "duplicate JSON key 'arch'" in err and "Traceback" not in err
+
+
+def test_make_test_is_deterministic_and_valid(files, tmp_path, capsys):
+    args = ["make-test", "--train", str(files / "train.json"), "--n", "50", "--seed", "3", "--out"]
+    assert main([*args, str(tmp_path / "a.json")]) == 0
+    assert main([*args, str(tmp_path / "b.json")]) == 0
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert main(["validate", str(tmp_path / "a.json"), "--kind", "test"]) == 0
+
+
+def test_make_demo_writes_both_files(tmp_path, capsys):
+    train, test = tmp_path / "t.json", tmp_path / "s.json"
+    assert (
+        main(
+            [
+                "make-demo",
+                "--out",
+                str(train),
+                "--test-out",
+                str(test),
+                "--n",
+                "60",
+                "--n-test",
+                "40",
+            ]
+        )
+        == 0
+    )
+    assert "SYNTHETIC" in capsys.readouterr().out
+    assert len(json.loads(train.read_text())) == 60 and len(json.loads(test.read_text())) == 40
+
+
+def test_run_rejects_bad_parameters_without_writing(files, tmp_path, capsys, prefect_harness):
+    out = tmp_path / "sub.json"
+    code = main(
+        [
+            "run",
+            "--train",
+            str(files / "train.json"),
+            "--test",
+            str(files / "test.json"),
+            "--out",
+            str(out),
+            "--predictor",
+            "nope",
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "unknown predictor 'nope'" in err and "Traceback" not in err
+    assert not out.exists()
+    code = main(
+        [
+            "run",
+            "--train",
+            str(tmp_path / "absent.json"),
+            "--test",
+            str(files / "test.json"),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_run_rejects_invalid_input_and_leaves_existing_output(
+    files, tmp_path, capsys, prefect_harness
+):
+    out = tmp_path / "sub.json"
+    out.write_text("previous submission")
+    code = main(
+        [
+            "run",
+            "--train",
+            str(files / "test.json"),
+            "--test",
+            str(files / "test.json"),
+            "--out",
+            str(out),
+            "--holdout",
+            "none",
+        ]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "input rejected" in err and "no rank repeats" in err
+    assert out.read_text() == "previous submission"
+
+
+def test_run_writes_the_submission(files, tmp_path, capsys, prefect_harness):
+    out = tmp_path / "sub.json"
+    args = [
+        "run",
+        "--train",
+        str(files / "train.json"),
+        "--test",
+        str(files / "test.json"),
+        "--out",
+        str(out),
+    ]
+    assert main([*args, "--predictor", "gpnas", "--holdout", "last:20"]) == 0
+    assert f"submission written to {out}" in capsys.readouterr().out
+    assert (
+        main(["validate", str(out), "--kind", "submission", "--test", str(files / "test.json")])
+        == 0
+    )

@@ -1,0 +1,93 @@
+"""The flow's wiring, under a temporary Prefect API, on small data made in code."""
+
+import asyncio
+import json
+
+import pytest
+
+from schemas.search_space import ARCH_FIELD, RANK_FIELDS
+from tasks.io import frame_to_records, write_competition_file
+from tasks.synthetic import make_demo_train, make_test_standin
+from tasks.validate import ValidationFailed
+
+
+@pytest.fixture(scope="module")
+def small_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("flow")
+    train = make_demo_train(120, seed=1)
+    test = make_test_standin(list(train[ARCH_FIELD]), 300, seed=2)
+    train_path, test_path = folder / "train.json", folder / "test.json"
+    write_competition_file(train_path, frame_to_records(train))
+    write_competition_file(test_path, frame_to_records(test))
+    return train_path, test_path, folder
+
+
+async def _artifacts(keys):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    async with get_client() as client:
+        found = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)),
+            sort=ArtifactSort.CREATED_DESC,
+        )
+    latest = {}
+    for artifact in found:  # newest first: keep each key's latest version
+        latest.setdefault(artifact.key, artifact)
+    return latest
+
+
+def test_pipeline_writes_a_checked_submission_and_publishes_artifacts(prefect_harness, small_files):
+    from flows.pipeline import ufo_pipeline
+
+    train, test, folder = small_files
+    out = folder / "sub.json"
+    written = ufo_pipeline(
+        train=str(train), test=str(test), out=str(out), predictor="gpnas", holdout="last:20"
+    )
+    assert written == str(out)
+    submission = json.loads(out.read_text())
+    test_records = json.loads(test.read_text())
+    assert list(submission) == list(test_records)
+    for field in RANK_FIELDS:
+        assert sorted(entry[field] for entry in submission.values()) == list(range(300))
+    artifacts = asyncio.run(
+        _artifacts(["kendall-tau", "run-summary", "validation-train", "validation-submission"])
+    )
+    assert set(artifacts) == {
+        "kendall-tau",
+        "run-summary",
+        "validation-train",
+        "validation-submission",
+    }
+    tau_rows = json.loads(artifacts["kendall-tau"].data)
+    assert [r["task"] for r in tau_rows][-1] == "average" and len(tau_rows) == 9
+    assert str(out) in artifacts["run-summary"].data and "sha256" in artifacts["run-summary"].data
+
+    # Same inputs again: encodings come from the Parquet cache, output bytes identical.
+    out2 = folder / "sub2.json"
+    ufo_pipeline(train=str(train), test=str(test), out=str(out2), predictor="gpnas", holdout="none")
+    assert out2.read_bytes() == out.read_bytes()
+    summary = asyncio.run(_artifacts(["run-summary"]))["run-summary"].data
+    assert summary.count(": hit") == 2
+
+
+def test_pipeline_stops_before_fitting_on_bad_input_and_keeps_the_old_output(
+    prefect_harness, small_files
+):
+    from flows.pipeline import ufo_pipeline
+
+    train, test, folder = small_files
+    records = json.loads(train.read_text())
+    first = next(iter(records))
+    records[first]["cplfw_rank"] = 9999
+    bad = folder / "bad_train.json"
+    bad.write_text(json.dumps(records))
+    out = folder / "existing.json"
+    out.write_text("keep me")
+    with pytest.raises(ValidationFailed, match="cplfw_rank"):
+        ufo_pipeline(
+            train=str(bad), test=str(test), out=str(out), predictor="gpnas", holdout="none"
+        )
+    assert out.read_text() == "keep me"
