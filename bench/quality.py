@@ -48,7 +48,9 @@ N_TEST = 99_500
 def load_train() -> tuple[list[str], np.ndarray]:
     raw = json.loads(TRAIN_FILE.read_text())
     keys = sorted(raw, key=lambda k: int(k.removeprefix("arch")))
-    return [raw[k]["arch"] for k in keys], np.array([[raw[k][f] for f in RANK_FIELDS] for k in keys], dtype=float)
+    return [raw[k]["arch"] for k in keys], np.array(
+        [[raw[k][f] for f in RANK_FIELDS] for k in keys], dtype=float
+    )
 
 
 def splits(n: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -91,17 +93,31 @@ def timing_child() -> None:
         scores = make_predictor(DEFAULT_PREDICTOR).fit(X_train, ranks[:, t]).predict(X_test)
         assert scores.shape == (N_TEST,)
     done = time.perf_counter()
-    sys.stdout.write(json.dumps({"encode_s": encoded - started, "fit_predict_s": done - encoded}) + "\n")
+    sys.stdout.write(
+        json.dumps({"encode_s": encoded - started, "fit_predict_s": done - encoded}) + "\n"
+    )
 
 
 def measure_cost() -> dict:
     """Time and peak RSS of timing_child. ru_maxrss of RUSAGE_CHILDREN is the largest
     RSS of any waited-for child, so this runs before any worker pool exists. The child
     keeps the default BLAS threading on the machine's 2 cores."""
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    out = subprocess.run([sys.executable, __file__, "--timing-child"], env=env, check=True, capture_output=True, text=True)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    }
+    out = subprocess.run(
+        [sys.executable, __file__, "--timing-child"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+    result["peak_rss_mb"] = (
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    )  # KiB on Linux
     result["cpus"] = len(os.sched_getaffinity(0))
     return result
 
@@ -174,8 +190,24 @@ def plot(taus: dict, base: str, default: str, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for k, (name, color) in enumerate(((base, "tab:gray"), (default, "tab:blue"))):
         t = taus[name]
-        ax.bar(x + (k - 0.5) * 0.38, t[1:].mean(axis=0), 0.38, yerr=t[1:].std(axis=0), color=color, capsize=3, label=f"{name} (CV mean, std)")
-        ax.scatter(x + (k - 0.5) * 0.38, t[0], marker="D", color="black", s=14, zorder=3, label="seed split" if k else None)
+        ax.bar(
+            x + (k - 0.5) * 0.38,
+            t[1:].mean(axis=0),
+            0.38,
+            yerr=t[1:].std(axis=0),
+            color=color,
+            capsize=3,
+            label=f"{name} (CV mean, std)",
+        )
+        ax.scatter(
+            x + (k - 0.5) * 0.38,
+            t[0],
+            marker="D",
+            color="black",
+            s=14,
+            zorder=3,
+            label="seed split" if k else None,
+        )
     ax.set_xticks(x, TASKS, rotation=20)
     ax.set_ylabel("Kendall tau")
     ax.set_ylim(0.5, 1.0)
@@ -201,7 +233,11 @@ def main() -> None:
         taus[r["name"]][r["split"]] = r["taus"]
         if r["split"] > 0:
             choices[r["name"]].update(r["choices"])
-    payload = {"cost": cost, "taus": {n: t.tolist() for n, t in taus.items()}, "choices": {n: c.most_common() for n, c in choices.items()}}
+    payload = {
+        "cost": cost,
+        "taus": {n: t.tolist() for n, t in taus.items()},
+        "choices": {n: c.most_common() for n, c in choices.items()},
+    }
     (OUT_DIR / "quality.json").write_text(json.dumps(payload, indent=1))
     SECTION.write_text(section(taus, choices, cost, BASELINE, DEFAULT_PREDICTOR))
     plot(taus, BASELINE, DEFAULT_PREDICTOR, PLOT)

@@ -22,9 +22,8 @@ RBF_GAMMAS: tuple[float, ...] = (0.0025, 0.005, 0.01, 0.02, 0.04, 0.08)
 @dataclass(frozen=True)
 class KernelSpec:
     """A kernel on feature rows: 'linear' (x.z), 'rbf' (exp(-gamma |x-z|^2)) or
-    'interact' (x.z + gamma * sum_{i<j} x_i x_j z_i z_j, which for 0/1 features is
-    x.z + gamma * ((x.z)^2 - x.z) / 2: ridge on all pairwise products of indicators,
-    computed without materialising the ~2,800 product columns)."""
+    'interact' (x.z + gamma * sum_{i<j} x_i x_j z_i z_j: ridge on all pairwise products
+    of features, computed without materialising the ~2,800 product columns)."""
 
     kind: str
     gamma: float = 0.0
@@ -34,7 +33,8 @@ class KernelSpec:
         if self.kind == "linear":
             return cross
         if self.kind == "interact":
-            return cross + self.gamma * 0.5 * (cross * cross - cross)
+            # sum_{i<j} x_i x_j z_i z_j = ((x.z)^2 - sum_i x_i^2 z_i^2) / 2, for any real features
+            return cross + self.gamma * 0.5 * (cross * cross - (A * A) @ (B * B).T)
         sq = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * cross
         return np.exp(-self.gamma * np.clip(sq, 0.0, None))
 
