@@ -20,7 +20,9 @@ def main() -> None:
 
     from deploy.deployments import build_deployments
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     deployments = build_deployments()
     logger.info(
         "serving %s; results in %s",

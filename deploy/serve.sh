@@ -28,8 +28,10 @@ fail() {
 }
 
 # 1. The server (state: $PREFECT_HOME/prefect.db).
-if healthy; then
-    echo "Prefect server already answers at http://127.0.0.1:$PORT (not started by us)"
+if healthy && alive server; then
+    echo "Prefect server already running at http://127.0.0.1:$PORT (pid $(cat "$RUN_DIR/server.pid"))"
+elif healthy; then
+    echo "Prefect server already answers at http://127.0.0.1:$PORT (not started by make serve; left alone by make stop)"
 else
     if ! alive server; then
         # setsid: its own process group, so `make stop` can stop it and its children.
@@ -53,11 +55,11 @@ else
     setsid "$PY" -m deploy.serve >"$RUN_DIR/serve.log" 2>&1 </dev/null &
     echo $! >"$RUN_DIR/serve.pid"
     for ((i = 0; i < TIMEOUT; i++)); do
-        grep -q "is being served" "$RUN_DIR/serve.log" 2>/dev/null && break
+        grep -qE "(is|are) being served" "$RUN_DIR/serve.log" 2>/dev/null && break
         alive serve || fail "the serve process exited" "$RUN_DIR/serve.log"
         sleep 1
     done
-    grep -q "is being served" "$RUN_DIR/serve.log" || fail "deployments not served within ${TIMEOUT}s" "$RUN_DIR/serve.log"
+    grep -qE "(is|are) being served" "$RUN_DIR/serve.log" || fail "deployments not served within ${TIMEOUT}s" "$RUN_DIR/serve.log"
     echo "serving ufo-pipeline/demo, ufo-pipeline/competition, ufo-pipeline/dask (pid $(cat "$RUN_DIR/serve.pid"), log $RUN_DIR/serve.log)"
 fi
 echo "dashboard: http://127.0.0.1:$PORT    then: export PREFECT_API_URL=$PREFECT_API_URL"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prefect import flow, unmapped
+from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from schemas.search_space import RANK_FIELDS, TASKS
@@ -58,6 +59,8 @@ def ufo_pipeline(
     scores = fit_task_predictor.map(
         TASKS, train_ranks=ranks, test_features=unmapped(str(test_features.cache_path)), **shared
     )
+    # Let every fit finish even if one fails: the finished ones persist for a cheap rerun.
+    wait([*holdout_taus, *scores])
     evaluation = publish_evaluation(
         dict(zip(TASKS, holdout_taus.result(), strict=True)), run.predictor, run.holdout
     )
