@@ -12,8 +12,7 @@ import numpy as np
 
 from tasks.predictors.base import Predictor
 
-# Predicting in chunks keeps GPNAS's list-of-lists preprocessing (it deep-copies X as
-# Python lists) to a bounded size; the result is the same rows in the same order.
+# Rows per prediction chunk: bounds the temporary memory of a 99,500-arch prediction.
 PREDICT_CHUNK_ROWS = 20_000
 
 
@@ -79,10 +78,21 @@ class GPNASPredictor(Predictor):
             self._gp.get_posterior_mean(X[1::2], y[1::2])
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
+        # GPNAS.get_predict(X) is [X, 1] * w. It builds that augmented matrix through
+        # Python lists (tolist + deepcopy: about 4 s per task for 99,500 archs); the same
+        # product computed in numpy chunks gives the same values to rounding
+        # (tests/tasks/predictors/test_gpnas.py checks against get_predict).
+        weights = np.asarray(self._gp.w, dtype=np.float64).ravel()
         parts = []
+        for start in range(0, len(X), PREDICT_CHUNK_ROWS):
+            chunk = X[start : start + PREDICT_CHUNK_ROWS]
+            parts.append(chunk @ weights[:-1] + weights[-1])
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def paddleslim_predict(self, X: np.ndarray) -> np.ndarray:
+        """paddleslim's own GPNAS.get_predict, for checking the fast path."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PendingDeprecationWarning)
-            for start in range(0, len(X), PREDICT_CHUNK_ROWS):
-                chunk = self._gp.get_predict(X[start : start + PREDICT_CHUNK_ROWS])
-                parts.append(np.asarray(chunk, dtype=np.float64).ravel())
-        return np.concatenate(parts) if parts else np.zeros(0)
+            return np.asarray(
+                self._gp.get_predict(np.asarray(X, dtype=np.float64)), dtype=np.float64
+            ).ravel()

@@ -45,6 +45,13 @@ def test_gpnas_predicts_in_chunks_identically(monkeypatch):
     np.testing.assert_allclose(model.predict(X), whole, rtol=1e-12, atol=1e-9)
 
 
+def test_fast_predict_equals_paddleslim_get_predict():
+    archs = some_archs(90, seed=6)
+    X, y = encode_seed(archs), np.random.default_rng(0).permutation(90).astype(float)
+    model = make_predictor("gpnas").fit(X, y)
+    np.testing.assert_allclose(model.predict(X), model.paddleslim_predict(X), rtol=1e-10, atol=1e-8)
+
+
 def test_predict_before_fit_is_an_error():
     with pytest.raises(RuntimeError, match="fitted"):
         make_predictor("gpnas").predict(np.zeros((2, 100)))
