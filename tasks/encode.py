@@ -21,6 +21,8 @@ from tasks.io import atomic_target
 
 logger = logging.getLogger(__name__)
 _META_KEY = b"ufo_encoding"
+# Bumped when the file layout changes; older files then fail the key check and are rebuilt.
+_CACHE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,22 @@ def _write_cache(
 ) -> None:
     columns = {"arch": pa.array(archs, type=pa.string())}
     for j, name in enumerate(names):
-        columns[name] = pa.array(features[:, j], type=pa.float32())
+        # float64, so a cache hit returns exactly what a fresh encoding would
+        columns[name] = pa.array(features[:, j], type=pa.float64())
     table = pa.table(columns).replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
     with atomic_target(path) as tmp:
         pq.write_table(table, tmp, write_page_checksum=True, compression="zstd")
+
+
+def table_features(table: pa.Table) -> np.ndarray:
+    """The feature matrix of a cache table (every column but `arch`), as float64."""
+    names = [n for n in table.column_names if n != "arch"]
+    return np.column_stack([table.column(n).to_numpy() for n in names]).astype(np.float64)
+
+
+def load_cached_features(path: Path | str) -> np.ndarray:
+    """Features from a cache file written by encode_archs_cached (checksums verified)."""
+    return table_features(pq.read_table(path, page_checksum_verification=True))
 
 
 def _read_cache(path: Path, archs: list[str], names: list[str], meta: dict) -> np.ndarray | None:
@@ -82,11 +96,7 @@ def _read_cache(path: Path, archs: list[str], names: list[str], meta: dict) -> n
     if table.column("arch").to_pylist() != archs:
         logger.warning("encoding cache %s holds other archs; rebuilding", path.name)
         return None
-    features = (
-        np.column_stack([table.column(n).to_numpy() for n in names]).astype(np.float64)
-        if names
-        else None
-    )
+    features = table_features(table) if names else None
     if features is None or not np.all(np.isfinite(features)):
         logger.warning("encoding cache %s holds non-finite values; rebuilding", path.name)
         return None

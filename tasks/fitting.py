@@ -13,9 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from schemas.search_space import TASKS
+from tasks.encode import load_cached_features
 from tasks.evaluate import Holdout, holdout_splits, kendall_tau
 from tasks.predictors import make_predictor
 
@@ -29,9 +29,7 @@ class InjectedFault(RuntimeError):
 
 @lru_cache(maxsize=4)
 def _load_features_unlocked(path: str) -> np.ndarray:
-    table = pq.read_table(path, page_checksum_verification=True)
-    names = [n for n in table.column_names if n != "arch"]
-    features = np.column_stack([table.column(n).to_numpy() for n in names]).astype(np.float64)
+    features = load_cached_features(path)
     features.setflags(write=False)  # shared between threads: nobody may modify it
     return features
 
