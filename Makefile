@@ -39,6 +39,8 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py
+	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/update_readme.py
 
 clean:
 	rm -rf data/cache data/submissions data/demo data/prefect-results bench/out
