@@ -4,6 +4,7 @@ policies, artifacts and logging. The logic lives in the wrapped functions."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,10 @@ from schemas.search_space import ARCH_FIELD, RANK_FIELDS, TASKS
 from tasks import encode, fitting, io, parameters, paths, submission, validate
 from tasks.evaluate import Holdout
 from tasks.run_names import short_input_hash
+
+# INFO records of the plain functions (fit times, taus) reach the run logs when
+# PREFECT_LOGGING_EXTRA_LOGGERS includes "tasks" (flows/settings.py sets it).
+logging.getLogger("tasks").setLevel(logging.INFO)
 
 PROJECT_PACKAGES = (
     Path(__file__).resolve().parent,

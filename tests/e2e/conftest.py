@@ -1,0 +1,154 @@
+"""One real stack for all end-to-end tests: a Dask scheduler and workers on loopback, then
+`make serve` (Prefect server + served deployments) on a free port with PREFECT_HOME and the
+project data folder in tmp; teardown runs `make stop` and checks nothing is left running."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from tests.e2e.stack import (
+    BIN,
+    PROJECT_ROOT,
+    Stack,
+    flow_run_id,
+    free_port,
+    start,
+    stop,
+    wait_for_flow_run,
+)
+
+
+def _base_env(root) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "UFO_"))}
+    data = root / "data"
+    return {
+        **env,
+        "PREFECT_HOME": str(root / "prefect-home"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "UFO_DATA_DIR": str(data),
+        "UFO_RESULTS_DIR": str(data / "prefect-results"),
+        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(data / "prefect-results"),
+        "PREFECT_LOGGING_EXTRA_LOGGERS": "tasks",
+    }
+
+
+def _start_dask(root, env) -> tuple[str, list[subprocess.Popen]]:
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = start(
+        [
+            str(BIN / "dask"),
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-dashboard",
+        ],
+        root / "dask-scheduler.log",
+        env,
+    )
+    workers = start(
+        [
+            str(BIN / "dask"),
+            "worker",
+            address,
+            "--nworkers",
+            "2",
+            "--nthreads",
+            "1",
+            "--host",
+            "127.0.0.1",
+            "--no-dashboard",
+            "--local-directory",
+            str(root / "dask-worker"),
+        ],
+        root / "dask-worker.log",
+        env,
+    )
+    from distributed import Client
+
+    with Client(address, timeout=60) as client:
+        client.wait_for_workers(2, timeout=120)
+    return address, [scheduler, workers]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    env = _base_env(root)
+    port = free_port()
+    env["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+    processes: list[subprocess.Popen] = []
+    make_env = {
+        **env,
+        "UFO_PREFECT_PORT": str(port),
+        "UFO_RUN_DIR": str(root / "run"),
+        "UFO_PYTHON": str(BIN / "python"),
+    }
+    try:
+        address, processes = _start_dask(root, env)
+        make_env["UFO_DASK_ADDRESS"] = address
+        the_stack = Stack(
+            root=root, port=port, env=make_env, dask_address=address, processes=processes
+        )
+        the_stack.run(str(BIN / "ufo"), "make-demo", "--n", "200", "--n-test", "300", check=True)
+        started = time.monotonic()
+        served = subprocess.run(
+            ["make", "serve"],
+            cwd=PROJECT_ROOT,
+            env=make_env,
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
+        assert served.returncode == 0, f"make serve failed:\n{served.stdout}\n{served.stderr}"
+        the_stack.serve_output = served.stdout
+        the_stack.serve_seconds = time.monotonic() - started
+        yield the_stack
+    finally:
+        stopped = subprocess.run(
+            ["make", "stop"],
+            cwd=PROJECT_ROOT,
+            env=make_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        leftovers = []
+        for pid_file in (root / "run").glob("*.pid"):  # make stop removes them; kill any it missed
+            leftovers.append(pid_file.name)
+            try:
+                os.killpg(int(pid_file.read_text()), 9)
+            except (ProcessLookupError, ValueError):
+                pass
+        for process in processes:
+            stop(process)
+        assert stopped.returncode == 0 and not leftovers, (
+            f"make stop left {leftovers}:\n{stopped.stdout}\n{stopped.stderr}"
+        )
+
+
+@pytest.fixture(scope="session")
+def demo_run(stack):
+    """The README's first trigger: the demo deployment with its defaults, watched to the end."""
+    started = time.monotonic()
+    done = stack.run(
+        str(BIN / "prefect"),
+        "deployment",
+        "run",
+        "ufo-pipeline/demo",
+        "--watch",
+        "--watch-interval",
+        "1",
+        "--watch-timeout",
+        "300",
+        timeout=330,
+    )
+    run_id = flow_run_id(done.stdout)
+    run = wait_for_flow_run(stack, run_id)
+    return done, run, time.monotonic() - started
