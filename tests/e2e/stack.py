@@ -180,3 +180,38 @@ def make_inputs(
         check=True,
     )
     return train, test
+
+
+def cli_run(
+    stack: Stack, folder: Path, train: Path, test: Path, runner: str = "threads", **params
+) -> tuple[Path, UUID]:
+    """`ufo run` from a clean slate (own data and result folders) against the stack's API.
+    Returns the submission path and the flow run's id."""
+    out = folder / f"submission-{runner.replace(':', '_').replace('/', '')}.json"
+    env = {
+        "UFO_DATA_DIR": str(folder / "data"),
+        "UFO_RESULTS_DIR": str(folder / "results"),
+        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(folder / "results"),
+    }
+    args = [
+        str(BIN / "ufo"),
+        "run",
+        "--train",
+        str(train),
+        "--test",
+        str(test),
+        "--out",
+        str(out),
+        "--runner",
+        runner,
+    ]
+    for key, value in params.items():
+        args += [f"--{key}", str(value)]
+    stack.run(*args, env=env, check=True)
+    with stack.client() as client:
+        from prefect.client.schemas.sorting import FlowRunSort
+
+        latest = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=20)
+    mine = [r for r in latest if r.parameters.get("out") == str(out)]
+    assert mine, f"no flow run wrote {out}"
+    return out, mine[0].id

@@ -1,0 +1,146 @@
+"""Rerun a failed run: only the failed fit and what depends on it run again; the other
+seven fits (and the eight holdout evaluations) come back Cached from persisted results."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.stack import (
+    BIN,
+    FIT_NAMES,
+    cli_run,
+    flow_run_id,
+    latest_states,
+    log_text,
+    make_inputs,
+    task_runs,
+    wait_for_flow_run,
+)
+
+pytestmark = pytest.mark.slow
+DOWNSTREAM = ("assemble-submission", "check-submission", "write-submission", "publish-summary")
+
+
+@pytest.fixture(scope="module")
+def inputs(stack, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("rerun")
+    train, test = make_inputs(stack, folder / "inputs", seed=21)
+    return folder, train, test
+
+
+def _trigger_failing(stack, train, test, out, seed, fault):
+    done = stack.run(
+        str(BIN / "prefect"),
+        "deployment",
+        "run",
+        "ufo-pipeline/demo",
+        "--param",
+        f"train={train}",
+        "--param",
+        f"test={test}",
+        "--param",
+        f"out={out}",
+        "--param",
+        "predictor=ridge",
+        "--param",
+        f"seed={seed}",
+        "--param",
+        f"fault={fault}",
+        "--watch",
+        "--watch-interval",
+        "1",
+        "--watch-timeout",
+        "300",
+        timeout=330,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    run = wait_for_flow_run(stack, flow_run_id(done.stdout))
+    assert run.state.is_failed()
+    return run
+
+
+def _short(states: dict[str, str]) -> dict[str, str]:
+    """Drop the random suffix Prefect gives unnamed task runs (assemble-submission-3f2)."""
+    out = {}
+    for name, state in states.items():
+        base = name.rsplit("-", 1)[0] if name.startswith(DOWNSTREAM) else name
+        out[base] = state
+    return out
+
+
+def _assert_first_attempt(stack, run, failed_fit):
+    runs = {r.name: r for r in task_runs(stack, run.id)}
+    assert runs[failed_fit].state.name == "Failed"
+    assert runs[failed_fit].run_count == 3, "two task retries before giving up"
+    assert "injected fault" in runs[failed_fit].state.message
+    states = _short(latest_states(stack, run.id, attempt=1))
+    assert {n: states[n] for n in FIT_NAMES if n != failed_fit} == {
+        n: "Completed" for n in FIT_NAMES if n != failed_fit
+    }
+    assert not any(name.startswith(DOWNSTREAM) for name in states), (
+        "nothing downstream of a failed fit ran"
+    )
+
+
+def _assert_only_failed_fit_recomputed(states, failed_fit):
+    states = _short(states)
+    fits = {n: states[n] for n in FIT_NAMES}
+    assert fits == {n: ("Completed" if n == failed_fit else "Cached") for n in FIT_NAMES}, fits
+    holdouts = {n: s for n, s in states.items() if n.startswith("holdout-")}
+    assert len(holdouts) == 8 and set(holdouts.values()) == {"Cached"}, holdouts
+    assert {states[n] for n in DOWNSTREAM} == {"Completed"}
+
+
+def test_retry_of_a_failed_flow_run_recomputes_only_the_failed_fit(stack, inputs):
+    folder, train, test = inputs
+    clean, _ = cli_run(stack, folder / "clean", train, test, predictor="ridge", seed=0)
+    out = folder / "retried.json"
+    run = _trigger_failing(stack, train, test, out, seed=0, fault="fit:vehicleid")
+    _assert_first_attempt(stack, run, "fit-vehicleid")
+    assert not out.exists()
+
+    retried = stack.run(str(BIN / "prefect"), "flow-run", "retry", str(run.id))
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    run = wait_for_flow_run(stack, run.id, min_run_count=2)
+    assert run.state.name == "Completed", run.state.message
+    _assert_only_failed_fit_recomputed(latest_states(stack, run.id, attempt=2), "fit-vehicleid")
+    assert "cache hit" in log_text(stack, run.id)  # the Parquet encodings were reused too
+    assert out.read_bytes() == clean.read_bytes()
+
+
+def test_triggering_again_with_the_same_parameters_reuses_the_finished_fits(stack, inputs):
+    folder, train, test = inputs
+    clean, _ = cli_run(stack, folder / "clean-seed1", train, test, predictor="ridge", seed=1)
+    out = folder / "retriggered.json"
+    failed = _trigger_failing(stack, train, test, out, seed=1, fault="fit:sop")
+    _assert_first_attempt(stack, failed, "fit-sop")
+
+    done = stack.run(
+        str(BIN / "prefect"),
+        "deployment",
+        "run",
+        "ufo-pipeline/demo",
+        "--param",
+        f"train={train}",
+        "--param",
+        f"test={test}",
+        "--param",
+        f"out={out}",
+        "--param",
+        "predictor=ridge",
+        "--param",
+        "seed=1",
+        "--param",
+        "fault=fit:sop",
+        "--watch",
+        "--watch-interval",
+        "1",
+        "--watch-timeout",
+        "300",
+        timeout=330,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = wait_for_flow_run(stack, flow_run_id(done.stdout))
+    assert again.id != failed.id and again.name == failed.name  # same inputs, same run name
+    _assert_only_failed_fit_recomputed(latest_states(stack, again.id, attempt=1), "fit-sop")
+    assert out.read_bytes() == clean.read_bytes()
