@@ -1,5 +1,6 @@
-"""Equal-weight ensemble of kernel ridge, interaction ridge and a relevance-weighted
-kernel ridge, each fitted (with its own LOO choices) on the training rows only.
+"""Equal-weight ensemble of four kernel ridge members, a 2 x 2 design: {RBF-or-linear
+kernel, interaction kernel} x {plain one-hot, one-hot rescaled by ridge relevance}.
+Each member makes its own LOO choices on the training rows only.
 
 Members' scores are z-scored with the mean and std of their own training-row
 predictions, then averaged. Equal weights: weights fitted by CV did slightly worse."""
@@ -12,7 +13,7 @@ import numpy as np
 
 from tasks.predictors.base import Predictor
 from tasks.predictors.interactions import INTERACTION_KERNELS
-from tasks.predictors.kernel_ridge import KernelRidgeModel
+from tasks.predictors.kernel_ridge import DEFAULT_KERNELS, KernelRidgeModel, KernelSpec
 from tasks.predictors.ridge import fit_ridge
 
 log = logging.getLogger(__name__)
@@ -20,13 +21,16 @@ log = logging.getLogger(__name__)
 
 class RelevanceKernelRidgeModel:
     """Kernel ridge on features rescaled by |ridge coefficient| (normalised to mean 1):
-    choices that matter (mostly code '3' in layers 1-8) dominate the RBF distance."""
+    choices that matter (mostly code '3' in layers 1-8) dominate the kernel."""
+
+    def __init__(self, kernels: tuple[KernelSpec, ...] = DEFAULT_KERNELS):
+        self.kernels = kernels
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> RelevanceKernelRidgeModel:
         weights, _, _ = fit_ridge(X, y)
         relevance = np.abs(weights)
         self.scale_ = relevance / max(float(relevance.mean()), 1e-12)
-        self.model_ = KernelRidgeModel().fit(X * self.scale_, y)
+        self.model_ = KernelRidgeModel(self.kernels).fit(X * self.scale_, y)
         return self
 
     def describe(self) -> str:
@@ -37,12 +41,17 @@ class RelevanceKernelRidgeModel:
 
 
 def member_models() -> list:
-    return [KernelRidgeModel(), KernelRidgeModel(INTERACTION_KERNELS), RelevanceKernelRidgeModel()]
+    return [
+        KernelRidgeModel(),
+        KernelRidgeModel(INTERACTION_KERNELS),
+        RelevanceKernelRidgeModel(),
+        RelevanceKernelRidgeModel(INTERACTION_KERNELS),
+    ]
 
 
 class EnsemblePredictor(Predictor):
     name = "ensemble"
-    description = "equal-weight mean of z-scored kernel ridge, interaction ridge and relevance-weighted kernel ridge"
+    description = "equal-weight mean of 4 z-scored kernel ridges: RBF/linear and interaction kernels, plain and relevance-weighted"
     encoding = "onehot"
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 # Relative weight of a product column to a main-effect column. About 300 products are
 # active per arch against ~25 indicators, so useful weights are well below 1.
-INTERACTION_WEIGHTS: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+INTERACTION_WEIGHTS: tuple[float, ...] = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 INTERACTION_KERNELS = tuple(KernelSpec("interact", w) for w in INTERACTION_WEIGHTS)
 
 

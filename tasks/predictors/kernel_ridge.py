@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 # Squared distances between one-hot archs are 2 x (number of differing choices), up
 # to ~50; these widths span "almost linear" to "only near neighbours matter".
-RBF_GAMMAS: tuple[float, ...] = (0.0025, 0.005, 0.01, 0.02, 0.04, 0.08)
+RBF_GAMMAS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08)
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,34 @@ class KernelSpec:
         if self.kind == "interact":
             # sum_{i<j} x_i x_j z_i z_j = ((x.z)^2 - sum_i x_i^2 z_i^2) / 2, for any real features
             return cross + self.gamma * 0.5 * (cross * cross - (A * A) @ (B * B).T)
-        sq = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * cross
-        return np.exp(-self.gamma * np.clip(sq, 0.0, None))
+        cross *= -2.0  # in place from here on: this block is the predict-time memory cost
+        cross += (A * A).sum(1)[:, None]
+        cross += (B * B).sum(1)[None, :]
+        np.maximum(cross, 0.0, out=cross)
+        cross *= -self.gamma
+        return np.exp(cross, out=cross)
+
+    def primal(self, B: np.ndarray, coef: np.ndarray) -> tuple | None:
+        """sum_i coef_i K(., b_i) as explicit weights for the polynomial kernels, so
+        scoring costs O(d^2) per row instead of O(n_train): (w, M, v) with
+        f(z) = z.w + gamma/2 (z'Mz - (z*z).v). None for RBF (no finite primal)."""
+        if self.kind == "rbf":
+            return None
+        w = B.T @ coef
+        if self.kind == "linear":
+            return (w, None, None)
+        return (w, B.T @ (coef[:, None] * B), (B * B).T @ coef)
+
+    def score(
+        self, rows: np.ndarray, B: np.ndarray, coef: np.ndarray, primal: tuple | None
+    ) -> np.ndarray:
+        if primal is None:
+            return self(rows, B) @ coef
+        w, M, v = primal
+        out = rows @ w
+        if M is not None:
+            out += self.gamma * 0.5 * (np.einsum("ij,ij->i", rows @ M, rows) - (rows * rows) @ v)
+        return out
 
     def __str__(self) -> str:
         return self.kind if self.kind == "linear" else f"{self.kind}(gamma={self.gamma:g})"
@@ -77,13 +103,17 @@ class KernelRidgeModel:
         self.kernel_, fit, gram = best
         self.alpha_, self.dual_coef_, self.loo_mse_ = fit.alpha, fit.dual_coef, fit.loo_mse
         self.offset_ = y_mean - float(np.mean(gram @ self.dual_coef_))
+        self.primal_ = self.kernel_.primal(self.X_, self.dual_coef_)
         return self
 
     def describe(self) -> str:
         return f"{self.kernel_} alpha={self.alpha_:.3g}"
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return chunked(lambda rows: self.kernel_(rows, self.X_) @ self.dual_coef_ + self.offset_, X)
+        def score(rows: np.ndarray) -> np.ndarray:
+            return self.kernel_.score(rows, self.X_, self.dual_coef_, self.primal_) + self.offset_
+
+        return chunked(score, X)
 
 
 class KernelRidgePredictor(Predictor):

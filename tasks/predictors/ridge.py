@@ -17,7 +17,7 @@ from tasks.predictors.base import Predictor
 log = logging.getLogger(__name__)
 
 # Log-spaced grid, wide enough that no task's LOO optimum sits on an edge in practice.
-ALPHAS: tuple[float, ...] = tuple(float(a) for a in np.logspace(-3, 3, 25))
+ALPHAS: tuple[float, ...] = tuple(float(a) for a in np.logspace(-4, 3, 29))
 # Predicting 99,500 archs one chunk at a time bounds the (chunk x n_train) kernel block.
 PREDICT_CHUNK_ROWS = 10_000
 

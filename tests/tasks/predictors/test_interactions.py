@@ -40,3 +40,11 @@ def test_contract_determinism_and_no_peeking():
     assert pred.tobytes() == b.predict(X[70:]).tobytes()
     assert a.model_.kernel_ in INTERACTION_KERNELS
     assert (a.model_.kernel_, a.model_.alpha_) == (b.model_.kernel_, b.model_.alpha_)
+
+
+def test_primal_scoring_equals_dual_scoring():
+    rng = np.random.default_rng(4)
+    X, Z, coef = rng.normal(size=(20, 6)), rng.normal(size=(9, 6)), rng.normal(size=20)
+    for spec in (KernelSpec("linear"), KernelSpec("interact", 0.2)):
+        dual = spec(Z, X) @ coef
+        assert np.allclose(spec.score(Z, X, coef, spec.primal(X, coef)), dual)
