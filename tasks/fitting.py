@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from schemas.search_space import TASKS
 from tasks.encode import load_cached_features
@@ -34,6 +35,13 @@ def _load_features_unlocked(path: str) -> np.ndarray:
     return features
 
 
+def one_blas_thread_per_fit() -> None:
+    """The flow runs two fits at a time on two cores; BLAS threads on top of that
+    oversubscribe the cores and made the ensemble's eigendecompositions several times
+    slower (bench/README.md). Process-wide and idempotent, so concurrent fits agree."""
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def load_features(path: Path | str) -> np.ndarray:
     with _LOAD_LOCK:
         return _load_features_unlocked(str(path))
@@ -50,6 +58,7 @@ def fit_and_predict_task(
     """Fit the predictor for one task on all training archs; return test-arch scores."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}")
+    one_blas_thread_per_fit()
     X_train, X_test = load_features(train_features), load_features(test_features)
     started = time.perf_counter()
     model = make_predictor(predictor_name, seed=seed).fit(
@@ -78,6 +87,7 @@ def holdout_taus_for_task(
     seed: int = 0,
 ) -> list[float]:
     """Kendall tau on each holdout fold for one task (empty for holdout `none`)."""
+    one_blas_thread_per_fit()
     X = load_features(train_features)
     y = np.asarray(train_ranks, dtype=np.float64)
     taus = []
