@@ -63,21 +63,24 @@ def resolved_rows() -> dict[str, tuple[str, dict[str, Any]]]:
     }
 
 
-def build_deployments() -> list:
-    """RunnerDeployments for `prefect.serve`, one flow object per task runner."""
+def served_flows() -> list[tuple[object, dict[str, Any]]]:
+    """(flow, Runner.add_flow options) per row: one flow object per task runner.
+
+    The flow objects are served in memory (Runner.add_flow), which is what lets each
+    deployment keep its own task runner; `prefect.serve(*deployments)` would re-import the
+    flow from its entrypoint and silently fall back to the default thread runner."""
     from flows.pipeline import ufo_pipeline
     from flows.runners import build_task_runner
 
-    deployments = []
+    served = []
     for name, (runner, parameters) in resolved_rows().items():
         row = DEPLOYMENTS[name]
         flow = ufo_pipeline.with_options(task_runner=build_task_runner(runner))
-        deployments.append(
-            flow.to_deployment(
-                name=name,
-                parameters=parameters,
-                description=f"{row.description} Task runner: {runner}.",
-                tags=list(row.tags),
-            )
-        )
-    return deployments
+        options = {
+            "name": name,
+            "parameters": parameters,
+            "description": f"{row.description} Task runner: {runner}.",
+            "tags": list(row.tags),
+        }
+        served.append((flow, options))
+    return served

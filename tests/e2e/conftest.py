@@ -81,18 +81,16 @@ def _start_dask(root, env) -> tuple[str, list[subprocess.Popen]]:
 def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     env = _base_env(root)
-    port = free_port()
-    env["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
     processes: list[subprocess.Popen] = []
-    make_env = {
-        **env,
-        "UFO_PREFECT_PORT": str(port),
-        "UFO_RUN_DIR": str(root / "run"),
-        "UFO_PYTHON": str(BIN / "python"),
-    }
+    make_env = {**env, "UFO_RUN_DIR": str(root / "run"), "UFO_PYTHON": str(BIN / "python")}
     try:
         address, processes = _start_dask(root, env)
-        make_env["UFO_DASK_ADDRESS"] = address
+        port = free_port()  # after Dask has taken its ports
+        make_env.update(
+            UFO_DASK_ADDRESS=address,
+            UFO_PREFECT_PORT=str(port),
+            PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
+        )
         the_stack = Stack(
             root=root, port=port, env=make_env, dask_address=address, processes=processes
         )

@@ -1,0 +1,71 @@
+"""Dask: the flow on a real `dask scheduler` + `dask worker` pair on loopback (started by the
+session fixture) writes the same submission bytes as the default thread runner."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.stack import (
+    BIN,
+    FIT_NAMES,
+    cli_run,
+    flow_run_id,
+    latest_states,
+    make_inputs,
+    wait_for_flow_run,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def _scheduler_transitions(address: str) -> int:
+    from distributed import Client
+
+    with Client(address, timeout=30) as client:
+        return client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter)
+
+
+def _assert_fits_computed(stack, run_id):
+    states = latest_states(stack, run_id, attempt=1)
+    assert {n: states[n] for n in FIT_NAMES} == dict.fromkeys(FIT_NAMES, "Completed")
+
+
+def test_ufo_run_on_an_external_dask_scheduler_matches_threads(stack, tmp_path):
+    train, test = make_inputs(stack, tmp_path / "inputs", seed=31)
+    threads, _ = cli_run(stack, tmp_path / "threads", train, test)
+    before = _scheduler_transitions(stack.dask_address)
+    on_dask, run_id = cli_run(stack, tmp_path / "dask", train, test, runner=stack.dask_address)
+    # 8 fits + 8 holdouts + the other steps, each through several scheduler states.
+    assert _scheduler_transitions(stack.dask_address) - before >= 3 * 16
+    _assert_fits_computed(stack, run_id)
+    assert on_dask.read_bytes() == threads.read_bytes()
+
+
+def test_dask_deployment_runs_on_the_cluster_and_matches_threads(stack, tmp_path):
+    train, test = make_inputs(stack, tmp_path / "inputs", seed=32)
+    threads, _ = cli_run(stack, tmp_path / "threads", train, test)
+    out = tmp_path / "dask-deployment.json"
+    before = _scheduler_transitions(stack.dask_address)
+    done = stack.run(
+        str(BIN / "prefect"),
+        "deployment",
+        "run",
+        "ufo-pipeline/dask",
+        "--param",
+        f"train={train}",
+        "--param",
+        f"test={test}",
+        "--param",
+        f"out={out}",
+        "--watch",
+        "--watch-interval",
+        "1",
+        "--watch-timeout",
+        "300",
+        timeout=330,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = wait_for_flow_run(stack, flow_run_id(done.stdout))
+    assert _scheduler_transitions(stack.dask_address) - before >= 3 * 16
+    _assert_fits_computed(stack, run.id)
+    assert out.read_bytes() == threads.read_bytes()
