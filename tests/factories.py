@@ -52,3 +52,14 @@ __all__ = [
     "train_records",
     "write_json",
 ]
+
+
+def labelled_onehot(n: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """One-hot archs and a rank target driven by 'code 3' choices plus noise."""
+    from schemas.encodings import get_encoding
+    from schemas.search_space import sample_archs
+
+    rng = np.random.default_rng(seed)
+    X = get_encoding("onehot").build(sample_archs(n, rng))
+    signal = X[:, 5::3] @ rng.normal(size=X[:, 5::3].shape[1]) + 0.3 * rng.normal(size=n)
+    return X, np.argsort(np.argsort(signal)).astype(float)

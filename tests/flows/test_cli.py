@@ -21,6 +21,10 @@ def files(tmp_path_factory):
     return folder
 
 
+def run_args(train, test, out, *extra) -> list[str]:
+    return ["run", "--train", str(train), "--test", str(test), "--out", str(out), *extra]
+
+
 def test_predictors_lists_every_registered_name_with_a_description(capsys):
     from tasks.predictors import DEFAULT_PREDICTOR, PREDICTORS
 
@@ -100,33 +104,15 @@ def test_make_demo_writes_both_files(tmp_path, capsys):
 def test_run_rejects_bad_parameters_without_writing(files, tmp_path, capsys, prefect_harness):
     out = tmp_path / "sub.json"
     code = main(
-        [
-            "run",
-            "--train",
-            str(files / "train.json"),
-            "--test",
-            str(files / "test.json"),
-            "--out",
-            str(out),
-            "--predictor",
-            "nope",
-        ]
+        run_args(
+            str(files / "train.json"), str(files / "test.json"), str(out), "--predictor", "nope"
+        )
     )
     assert code == 2
     err = capsys.readouterr().err
     assert "unknown predictor 'nope'" in err and "Traceback" not in err
     assert not out.exists()
-    code = main(
-        [
-            "run",
-            "--train",
-            str(tmp_path / "absent.json"),
-            "--test",
-            str(files / "test.json"),
-            "--out",
-            str(out),
-        ]
-    )
+    code = main(run_args(str(tmp_path / "absent.json"), str(files / "test.json"), str(out)))
     assert code == 2 and "does not exist" in capsys.readouterr().err
 
 
@@ -136,17 +122,7 @@ def test_run_rejects_invalid_input_and_leaves_existing_output(
     out = tmp_path / "sub.json"
     out.write_text("previous submission")
     code = main(
-        [
-            "run",
-            "--train",
-            str(files / "test.json"),
-            "--test",
-            str(files / "test.json"),
-            "--out",
-            str(out),
-            "--holdout",
-            "none",
-        ]
+        run_args(str(files / "test.json"), str(files / "test.json"), str(out), "--holdout", "none")
     )
     assert code == 1
     err = capsys.readouterr().err
@@ -156,15 +132,7 @@ def test_run_rejects_invalid_input_and_leaves_existing_output(
 
 def test_run_writes_the_submission(files, tmp_path, capsys, prefect_harness):
     out = tmp_path / "sub.json"
-    args = [
-        "run",
-        "--train",
-        str(files / "train.json"),
-        "--test",
-        str(files / "test.json"),
-        "--out",
-        str(out),
-    ]
+    args = run_args(files / "train.json", files / "test.json", out)
     assert main([*args, "--predictor", "gpnas", "--holdout", "last:20"]) == 0
     assert f"submission written to {out}" in capsys.readouterr().out
     assert (

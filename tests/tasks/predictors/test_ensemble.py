@@ -8,13 +8,11 @@ import numpy as np
 from schemas.encodings import get_encoding
 from schemas.search_space import sample_archs
 from tasks.predictors import DEFAULT_PREDICTOR, PREDICTORS, make_predictor
+from tests.factories import labelled_onehot
 
 
 def _data(n: int = 100, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = get_encoding("onehot").build(sample_archs(n, rng))
-    signal = X[:, 5::3] @ rng.normal(size=X[:, 5::3].shape[1]) + 0.3 * rng.normal(size=n)
-    return X, np.argsort(np.argsort(signal)).astype(float)
+    return labelled_onehot(n, seed)
 
 
 def test_contract_and_determinism():

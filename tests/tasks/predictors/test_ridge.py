@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from schemas.encodings import get_encoding
-from schemas.search_space import sample_archs
 from tasks.predictors import make_predictor
 from tasks.predictors.ridge import ALPHAS, chunked, loo_kernel_ridge
+from tests.factories import labelled_onehot
 
 
 def _data(n: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """One-hot archs and a rank target driven by 'code 3' choices plus noise."""
-    rng = np.random.default_rng(seed)
-    X = get_encoding("onehot").build(sample_archs(n, rng))
-    signal = X[:, 5::3] @ rng.normal(size=X[:, 5::3].shape[1]) + 0.3 * rng.normal(size=n)
-    return X, np.argsort(np.argsort(signal)).astype(float)
+    return labelled_onehot(n, seed)
 
 
 def test_loo_residuals_match_brute_force_refits():
