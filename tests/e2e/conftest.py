@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -126,6 +127,9 @@ def stack(tmp_path_factory):
                 pass
         for process in processes:
             stop(process)
+        if "PREFECT_API_URL" in make_env:
+            with pytest.raises(OSError):  # the server is gone
+                urllib.request.urlopen(make_env["PREFECT_API_URL"] + "/health", timeout=2)
         assert stopped.returncode == 0 and not leftovers, (
             f"make stop left {leftovers}:\n{stopped.stdout}\n{stopped.stderr}"
         )

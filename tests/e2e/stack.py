@@ -151,11 +151,17 @@ def artifacts(stack: Stack, run_id: UUID) -> dict[str, object]:
 def log_text(stack: Stack, run_id: UUID) -> str:
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
+    logs = []
     with stack.client() as client:
-        logs = client.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])), limit=200
-        )
-    return "\n".join(log.message for log in logs)
+        while True:  # the API returns at most 200 per call
+            page = client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])),
+                limit=200,
+                offset=len(logs),
+            )
+            logs += page
+            if len(page) < 200:
+                return "\n".join(log.message for log in logs)
 
 
 def make_inputs(

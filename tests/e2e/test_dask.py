@@ -30,9 +30,17 @@ def _assert_fits_computed(stack, run_id):
     assert {n: states[n] for n in FIT_NAMES} == dict.fromkeys(FIT_NAMES, "Completed")
 
 
-def test_ufo_run_on_an_external_dask_scheduler_matches_threads(stack, tmp_path):
-    train, test = make_inputs(stack, tmp_path / "inputs", seed=31)
-    threads, _ = cli_run(stack, tmp_path / "threads", train, test)
+@pytest.fixture(scope="module")
+def reference(stack, tmp_path_factory):
+    """Inputs no other test uses (so nothing is cached for them) and their threads submission."""
+    folder = tmp_path_factory.mktemp("dask")
+    train, test = make_inputs(stack, folder / "inputs", seed=31)
+    threads, _ = cli_run(stack, folder / "threads", train, test)
+    return train, test, threads
+
+
+def test_ufo_run_on_an_external_dask_scheduler_matches_threads(stack, reference, tmp_path):
+    train, test, threads = reference
     before = _scheduler_transitions(stack.dask_address)
     on_dask, run_id = cli_run(stack, tmp_path / "dask", train, test, runner=stack.dask_address)
     # 8 fits + 8 holdouts + the other steps, each through several scheduler states.
@@ -41,9 +49,9 @@ def test_ufo_run_on_an_external_dask_scheduler_matches_threads(stack, tmp_path):
     assert on_dask.read_bytes() == threads.read_bytes()
 
 
-def test_dask_deployment_runs_on_the_cluster_and_matches_threads(stack, tmp_path):
-    train, test = make_inputs(stack, tmp_path / "inputs", seed=32)
-    threads, _ = cli_run(stack, tmp_path / "threads", train, test)
+def test_dask_deployment_runs_on_the_cluster_and_matches_threads(stack, reference, tmp_path):
+    # The served deployment keeps its results apart from the CLI runs: its fits are computed.
+    train, test, threads = reference
     out = tmp_path / "dask-deployment.json"
     before = _scheduler_transitions(stack.dask_address)
     done = stack.run(

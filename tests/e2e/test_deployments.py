@@ -95,6 +95,7 @@ def test_demo_deployment_shows_every_step_artifact_and_figure(stack, demo_run):
     assert "cache miss" in logs or "cache hit" in logs
     assert "Kendall tau" in logs
     assert "fitted ensemble on 200 archs in" in logs  # fit times, from tasks.fitting
+    assert f"({len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()[:12]})" in logs
 
 
 def test_competition_deployment_with_params(stack, tmp_path):

@@ -104,7 +104,9 @@ def test_retry_of_a_failed_flow_run_recomputes_only_the_failed_fit(stack, inputs
     run = wait_for_flow_run(stack, run.id, min_run_count=2)
     assert run.state.name == "Completed", run.state.message
     _assert_only_failed_fit_recomputed(latest_states(stack, run.id, attempt=2), "fit-vehicleid")
-    assert "cache hit" in log_text(stack, run.id)  # the Parquet encodings were reused too
+    logs = log_text(stack, run.id)
+    assert "cache hit" in logs  # the Parquet encodings were reused too
+    assert "Finished in state Cached" in logs
     assert out.read_bytes() == clean.read_bytes()
 
 
