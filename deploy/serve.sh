@@ -20,7 +20,12 @@ healthy() {
     "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
         "$PREFECT_API_URL/health" >/dev/null 2>&1
 }
-alive() { [[ -f "$RUN_DIR/$1.pid" ]] && kill -0 "$(cat "$RUN_DIR/$1.pid")" 2>/dev/null; }
+# Is the process in $RUN_DIR/<name>.pid still ours? (a PID file can outlive its process)
+alive() {
+    local file="$RUN_DIR/$1.pid" pattern
+    [[ $1 == server ]] && pattern='prefect server start' || pattern='deploy[.]serve'
+    [[ -f "$file" ]] && tr '\0' ' ' <"/proc/$(cat "$file")/cmdline" 2>/dev/null | grep -qE "$pattern"
+}
 fail() {
     echo "serve: $1; last lines of $2:" >&2
     tail -n 20 "$2" >&2 || true

@@ -13,7 +13,8 @@ stop() {
         return
     fi
     pid=$(cat "$file")
-    if kill -0 "$pid" 2>/dev/null; then
+    # Guard against a reused PID: the process must still be ours (prefect server / deploy.serve).
+    if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE "$2"; then
         kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"
         for ((i = 0; i < 60; i++)); do
             kill -0 "$pid" 2>/dev/null || break
@@ -25,10 +26,10 @@ stop() {
         fi
         echo "$1: stopped (pid $pid)"
     else
-        echo "$1: pid $pid was not running (stale PID file)"
+        echo "$1: pid $pid is not running (stale PID file removed)"
     fi
     rm -f "$file"
 }
 
-stop serve   # first: it pauses its deployments through the server on the way out
-stop server
+stop serve 'deploy[.]serve'   # first: it pauses its deployments through the server on the way out
+stop server 'prefect server start'
