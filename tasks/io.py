@@ -128,6 +128,14 @@ def frame_to_records(frame: pd.DataFrame) -> dict[str, dict]:
     return out
 
 
+def _process_umask() -> int:
+    """The umask, read the only way POSIX allows (set and restore); no other thread of
+    this project creates files during the few microseconds it is changed."""
+    umask = os.umask(0o077)
+    os.umask(umask)
+    return umask
+
+
 @contextmanager
 def atomic_target(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path` in one step,
@@ -137,6 +145,8 @@ def atomic_target(path: Path) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp creates 0600; give the final file the usual permissions (0666 less umask).
+    os.chmod(tmp, 0o666 & ~_process_umask())
     try:
         yield tmp
         with open(tmp, "rb") as handle:

@@ -71,6 +71,18 @@ def test_frame_to_records_writes_fields_in_the_competition_order(tmp_path):
     assert all(type(entry[f]) is int for f in RANK_FIELDS)
 
 
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        write_competition_file(tmp_path / "a.json", train_records([ARCH_J]))
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+
+
 def test_atomic_target_leaves_the_old_file_on_error(tmp_path):
     target = tmp_path / "out.json"
     target.write_text("old")
