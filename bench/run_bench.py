@@ -5,7 +5,8 @@ Measures wall time and peak memory (sum of RSS over the process tree, sampled ev
   1. the bare baseline (bench/bare_baseline.py),
   2. `ufo run` in ephemeral mode (no server; cold caches),
   3. `ufo run` against a running Prefect server (cold caches),
-  4. the same again with warm caches (Parquet encodings and persisted fit results).
+  4. the same again with warm caches (Parquet encodings and persisted fit results),
+  5. for reference, `ufo run` with the default predictor (server running, cold caches).
 Inputs: the real training file (../shared/data) and a 99,500-arch stand-in test file.
 Writes bench/pipeline_results.md and prints it.
 
@@ -27,6 +28,8 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+
+from tasks.predictors import DEFAULT_PREDICTOR
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -140,6 +143,12 @@ def main() -> None:
                 *measure(ufo_run(work / "srv", env), env),
             )
         )
+        # For reference: the project's default predictor through the same pipeline.
+        env = {**base_env, "PREFECT_API_URL": api}
+        default = (
+            f"`ufo run --predictor {DEFAULT_PREDICTOR}` (the default), server running, cold caches"
+        )
+        rows.append((default, *measure(ufo_run(work / "default", env, DEFAULT_PREDICTOR), env)))
         server_rss = psutil.Process(server.pid).memory_info().rss / 2**20
     finally:
         server.terminate()
