@@ -100,13 +100,13 @@ def main() -> None:
         env=base_env, check=True, cwd=ROOT, capture_output=True,
     )  # fmt: skip
 
-    def ufo_run(data_dir: Path, env: dict[str, str]) -> list[str]:
+    def ufo_run(data_dir: Path, env: dict[str, str], predictor: str = args.predictor) -> list[str]:
         env.update(
             UFO_DATA_DIR=str(data_dir),
             PREFECT_RESULTS_LOCAL_STORAGE_PATH=str(data_dir / "prefect-results"),
         )
         return [str(BIN / "ufo"), "run", "--train", str(TRAIN), "--test", str(test), "--out", str(data_dir / "sub.json"),
-                "--predictor", args.predictor, "--holdout", "last:100"]  # fmt: skip
+                "--predictor", predictor, "--holdout", "last:100"]  # fmt: skip
 
     rows = []
     wall, peak = measure(
