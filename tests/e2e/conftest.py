@@ -139,18 +139,7 @@ def stack(tmp_path_factory):
 def demo_run(stack):
     """The README's first trigger: the demo deployment with its defaults, watched to the end."""
     started = time.monotonic()
-    done = stack.run(
-        str(BIN / "prefect"),
-        "deployment",
-        "run",
-        "ufo-pipeline/demo",
-        "--watch",
-        "--watch-interval",
-        "1",
-        "--watch-timeout",
-        "300",
-        timeout=330,
-    )
+    done = stack.deployment_run("ufo-pipeline/demo")
     run_id = flow_run_id(done.stdout)
     run = wait_for_flow_run(stack, run_id)
     return done, run, time.monotonic() - started

@@ -65,6 +65,15 @@ class Stack:
             raise AssertionError(f"{args} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
         return done
 
+    def deployment_run(self, name: str, *params: str, watch: bool = True, timeout: float = 330):
+        """`prefect deployment run NAME --param k=v ... [--watch]`, as a user types it."""
+        args = [str(BIN / "prefect"), "deployment", "run", name]
+        for param in params:
+            args += ["--param", param]
+        if watch:
+            args += ["--watch", "--watch-interval", "1", "--watch-timeout", str(int(timeout) - 30)]
+        return self.run(*args, timeout=timeout)
+
     def client(self):
         from prefect.client.orchestration import SyncPrefectClient
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.stack import (
-    BIN,
     FIT_NAMES,
     cli_run,
     flow_run_id,
@@ -54,24 +53,7 @@ def test_dask_deployment_runs_on_the_cluster_and_matches_threads(stack, referenc
     train, test, threads = reference
     out = tmp_path / "dask-deployment.json"
     before = _scheduler_transitions(stack.dask_address)
-    done = stack.run(
-        str(BIN / "prefect"),
-        "deployment",
-        "run",
-        "ufo-pipeline/dask",
-        "--param",
-        f"train={train}",
-        "--param",
-        f"test={test}",
-        "--param",
-        f"out={out}",
-        "--watch",
-        "--watch-interval",
-        "1",
-        "--watch-timeout",
-        "300",
-        timeout=330,
-    )
+    done = stack.deployment_run("ufo-pipeline/dask", f"train={train}", f"test={test}", f"out={out}")
     assert done.returncode == 0, done.stdout + done.stderr
     run = wait_for_flow_run(stack, flow_run_id(done.stdout))
     assert _scheduler_transitions(stack.dask_address) - before >= 3 * 16

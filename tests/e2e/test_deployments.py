@@ -9,7 +9,6 @@ import json
 import pytest
 
 from tests.e2e.stack import (
-    BIN,
     FIT_NAMES,
     artifacts,
     flow_run_id,
@@ -101,19 +100,13 @@ def test_demo_deployment_shows_every_step_artifact_and_figure(stack, demo_run):
 def test_competition_deployment_with_params(stack, tmp_path):
     train, test = make_inputs(stack, tmp_path / "inputs", seed=5)
     out = tmp_path / "submit.json"
-    done = stack.run(
-        str(BIN / "prefect"),
-        "deployment",
-        "run",
+    done = stack.deployment_run(
         "ufo-pipeline/competition",
-        "--param",
         f"train={train}",
-        "--param",
         f"test={test}",
-        "--param",
         f"out={out}",
-        "--param",
         "predictor=ridge",
+        watch=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     run = wait_for_flow_run(stack, flow_run_id(done.stdout))
@@ -124,20 +117,7 @@ def test_competition_deployment_with_params(stack, tmp_path):
 
 def test_bad_parameters_fail_at_once_with_a_clear_message(stack):
     # The competition defaults point at data/raw/, which is empty here; the predictor is unknown.
-    done = stack.run(
-        str(BIN / "prefect"),
-        "deployment",
-        "run",
-        "ufo-pipeline/competition",
-        "--param",
-        "predictor=nope",
-        "--watch",
-        "--watch-interval",
-        "1",
-        "--watch-timeout",
-        "200",
-        timeout=230,
-    )
+    done = stack.deployment_run("ufo-pipeline/competition", "predictor=nope", timeout=230)
     assert done.returncode == 1
     assert "Flow run finished in state 'Failed'." in done.stdout
     run = wait_for_flow_run(stack, flow_run_id(done.stdout))
@@ -148,8 +128,6 @@ def test_bad_parameters_fail_at_once_with_a_clear_message(stack):
     assert len(names) == 1 and names[0].startswith("check-parameters"), names
     assert "ParameterError" in log_text(stack, run.id)
 
-    rejected = stack.run(
-        str(BIN / "prefect"), "deployment", "run", "ufo-pipeline/demo", "--param", "bogus=1"
-    )
+    rejected = stack.deployment_run("ufo-pipeline/demo", "bogus=1", watch=False)
     assert rejected.returncode == 1
     assert "bogus" in rejected.stdout + rejected.stderr

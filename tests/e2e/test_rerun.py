@@ -29,29 +29,14 @@ def inputs(stack, tmp_path_factory):
 
 
 def _trigger_failing(stack, train, test, out, seed, fault):
-    done = stack.run(
-        str(BIN / "prefect"),
-        "deployment",
-        "run",
+    done = stack.deployment_run(
         "ufo-pipeline/demo",
-        "--param",
         f"train={train}",
-        "--param",
         f"test={test}",
-        "--param",
         f"out={out}",
-        "--param",
         "predictor=ridge",
-        "--param",
         f"seed={seed}",
-        "--param",
         f"fault={fault}",
-        "--watch",
-        "--watch-interval",
-        "1",
-        "--watch-timeout",
-        "300",
-        timeout=330,
     )
     assert done.returncode == 1, done.stdout + done.stderr
     run = wait_for_flow_run(stack, flow_run_id(done.stdout))
@@ -117,29 +102,14 @@ def test_triggering_again_with_the_same_parameters_reuses_the_finished_fits(stac
     failed = _trigger_failing(stack, train, test, out, seed=1, fault="fit:sop")
     _assert_first_attempt(stack, failed, "fit-sop")
 
-    done = stack.run(
-        str(BIN / "prefect"),
-        "deployment",
-        "run",
+    done = stack.deployment_run(
         "ufo-pipeline/demo",
-        "--param",
         f"train={train}",
-        "--param",
         f"test={test}",
-        "--param",
         f"out={out}",
-        "--param",
         "predictor=ridge",
-        "--param",
         "seed=1",
-        "--param",
         "fault=fit:sop",
-        "--watch",
-        "--watch-interval",
-        "1",
-        "--watch-timeout",
-        "300",
-        timeout=330,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     again = wait_for_flow_run(stack, flow_run_id(done.stdout))
