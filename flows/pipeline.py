@@ -65,7 +65,7 @@ def ufo_pipeline(
         dict(zip(TASKS, holdout_taus.result(), strict=True)), run.predictor, run.holdout
     )
     submission = assemble(test_frame, scores.result())
-    check_submission(submission, test_frame)
-    written = write_submission(submission, run.out)
+    checked_bytes = check_submission(submission, test_frame)
+    written = write_submission(checked_bytes, run.out)
     publish_summary(run, [train_features, test_features], evaluation, written)
     return written["path"]

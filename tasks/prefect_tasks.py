@@ -174,27 +174,25 @@ def assemble(test_frame: pd.DataFrame, scores: list[np.ndarray]) -> pd.DataFrame
 
 
 @task(name="check-submission")
-def check_submission(
-    submission_frame: pd.DataFrame, test_frame: pd.DataFrame
-) -> validate.ValidationReport:
-    records = io.frame_to_records(submission_frame)
-    # Check what will be written: the frame rebuilt from the exact records we serialise.
-    written = io.records_to_frame(
-        io.parse_competition_json(io.dump_competition_json(records).decode(), "submission")
-    )
+def check_submission(submission_frame: pd.DataFrame, test_frame: pd.DataFrame) -> bytes:
+    """Serialise the submission, check those exact bytes with the submission suite, and
+    return them: what gets written is what was checked."""
+    payload = io.dump_competition_json(io.frame_to_records(submission_frame))
+    written = io.records_to_frame(io.parse_competition_json(payload.decode(), "submission"))
     report = validate.validate_frame(
         written, "submission", source="submission", reference=test_frame
     )
     _publish_validation(report)
-    return validate.require_valid(report)
+    validate.require_valid(report)
+    return payload
 
 
 @task(name="write-submission")
-def write_submission(submission_frame: pd.DataFrame, out: Path) -> dict:
-    digest = io.write_competition_file(out, io.frame_to_records(submission_frame))
-    size = out.stat().st_size
-    get_run_logger().info("wrote %s (%d bytes, sha256 %s)", out, size, digest[:12])
-    return {"path": str(out), "bytes": size, "sha256": digest}
+def write_submission(payload: bytes, out: Path) -> dict:
+    io.write_bytes_atomic(out, payload)
+    digest = hashlib.sha256(payload).hexdigest()
+    get_run_logger().info("wrote %s (%d bytes, sha256 %s)", out, len(payload), digest[:12])
+    return {"path": str(out), "bytes": len(payload), "sha256": digest}
 
 
 @task(name="publish-summary")
