@@ -28,8 +28,9 @@ def inputs(stack, tmp_path_factory):
     return folder, train, test
 
 
-def _trigger_failing(stack, train, test, out, seed, fault):
-    done = stack.deployment_run(
+def _trigger(stack, train, test, out, seed, fault):
+    """The demo deployment with the ridge predictor and a fault to inject, watched."""
+    return stack.deployment_run(
         "ufo-pipeline/demo",
         f"train={train}",
         f"test={test}",
@@ -38,6 +39,10 @@ def _trigger_failing(stack, train, test, out, seed, fault):
         f"seed={seed}",
         f"fault={fault}",
     )
+
+
+def _trigger_failing(stack, train, test, out, seed, fault):
+    done = _trigger(stack, train, test, out, seed, fault)
     assert done.returncode == 1, done.stdout + done.stderr
     run = wait_for_flow_run(stack, flow_run_id(done.stdout))
     assert run.state.is_failed()
@@ -102,15 +107,7 @@ def test_triggering_again_with_the_same_parameters_reuses_the_finished_fits(stac
     failed = _trigger_failing(stack, train, test, out, seed=1, fault="fit:sop")
     _assert_first_attempt(stack, failed, "fit-sop")
 
-    done = stack.deployment_run(
-        "ufo-pipeline/demo",
-        f"train={train}",
-        f"test={test}",
-        f"out={out}",
-        "predictor=ridge",
-        "seed=1",
-        "fault=fit:sop",
-    )
+    done = _trigger(stack, train, test, out, seed=1, fault="fit:sop")
     assert done.returncode == 0, done.stdout + done.stderr
     again = wait_for_flow_run(stack, flow_run_id(done.stdout))
     assert again.id != failed.id and again.name == failed.name  # same inputs, same run name
