@@ -1,5 +1,5 @@
 """The VIMER-UFO ViT-Base search space as code: the 37-character arch grammar,
-decoding, sampling and parameter counts. Nothing else in the project parses arch strings."""
+decoding and sampling. The cost model lives beside it, in schemas/costs.py. Nothing else in the project parses arch strings."""
 
 from __future__ import annotations
 
@@ -31,11 +31,10 @@ EMBED_DIM_BY_CODE: dict[str, int] = {"1": 768}
 ABSENT_LAYER = "000"
 CHOICE_CODES: tuple[str, ...] = ("1", "2", "3")
 
-# ViT-Base constants used for parameter counts (224x224 input, 16x16 patches, head dim 64).
+# ViT-Base constants (the cost model in schemas/costs.py uses them; image size is a setting there).
 EMBED_DIM = 768
 HEAD_DIM = 64
 PATCH_SIZE = 16
-IMAGE_SIZE = 224
 IN_CHANNELS = 3
 
 
@@ -133,28 +132,6 @@ def encode_arch(
     except KeyError as exc:
         raise ArchError(f"choice {exc.args[0]!r} is outside the search space") from exc
     return depth_code[depth] + layers + ABSENT_LAYER * (MAX_DEPTH - depth)
-
-
-def count_parameters(code: str) -> int:
-    """Parameters of the sub-network's ViT-Base backbone (no task head).
-
-    Per layer: two LayerNorms, qkv (768 -> 3*heads*64, with bias), attention projection
-    (heads*64 -> 768, with bias), MLP (768 -> ratio*768 -> 768, with biases). Shared:
-    patch embedding, class token, position embedding (197 tokens) and the final LayerNorm.
-    """
-    arch = decode_arch(code)
-    d = EMBED_DIM
-    n_tokens = (IMAGE_SIZE // PATCH_SIZE) ** 2 + 1
-    shared = IN_CHANNELS * PATCH_SIZE**2 * d + d + d + n_tokens * d + 2 * d
-    total = shared
-    for heads, ratio in zip(arch.heads, arch.mlp_ratios, strict=True):
-        inner = heads * HEAD_DIM
-        hidden = int(ratio * d)
-        total += 2 * (2 * d)  # two LayerNorms
-        total += d * 3 * inner + 3 * inner  # qkv
-        total += inner * d + d  # attention output projection
-        total += d * hidden + hidden + hidden * d + d  # MLP
-    return total
 
 
 def sample_archs(n: int, rng: np.random.Generator) -> list[str]:

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from schemas.costs import (
+    DEFAULT_IMAGE_SIZE,
+    LAYER_KINDS,
+    count_macs,
+    count_params,
+    kind_counts,
+    layer_params,
+    macs_cost,
+    n_tokens,
+    params_cost,
+)
+from schemas.search_space import encode_arch, sample_archs
+
+FULL = encode_arch(12, [12] * 12, [4.0] * 12)
+
+
+def test_a_full_vit_b16_block_has_the_published_parameter_count():
+    assert layer_params(12, 3072) == 7_087_872
+
+
+@pytest.mark.parametrize("heads", [10, 11, 12])
+@pytest.mark.parametrize("hidden", [2304, 2688, 3072])
+def test_layer_parameters_follow_the_closed_form(heads, hidden):
+    assert layer_params(heads, hidden) == 4608 + 196_800 * heads + 1_537 * hidden
+
+
+def test_full_vit_base_at_224_has_86_million_parameters_and_17_6_gmacs():
+    # ViT-B/16 backbone without classifier: 85,798,656 parameters (timm, fvcore: 17.56 G).
+    assert count_params(FULL, image_size=224) == 85_798_656
+    assert count_macs(FULL, image_size=224) == pytest.approx(17.56e9, rel=0.002)
+
+
+def test_ufo_default_image_size_is_256_and_changes_macs_not_blocks():
+    assert DEFAULT_IMAGE_SIZE == 256 and n_tokens() == 257
+    assert count_params(FULL) - count_params(FULL, image_size=224) == (257 - 197) * 768
+    assert count_macs(FULL) > count_macs(FULL, image_size=224) * (256 / 224) ** 2
+
+
+def test_parameter_count_shrinks_with_every_choice():
+    fewer_heads = encode_arch(12, [10] + [12] * 11, [4.0] * 12)
+    smaller_mlp = encode_arch(12, [12] * 12, [3.0] + [4.0] * 11)
+    shallower = encode_arch(10, [12] * 10, [4.0] * 10)
+    per_head = 4 * 768 * 64 + 3 * 64  # qkv weights+biases and projection weights of one head
+    assert count_params(FULL) - count_params(fewer_heads) == 2 * per_head
+    # 768 fewer hidden units: fc1 weights and biases, fc2 weights (fc2 bias is per output)
+    assert count_params(FULL) - count_params(smaller_mlp) == 2 * 768 * 768 + 768
+    assert count_params(shallower) < count_params(fewer_heads)
+
+
+@pytest.mark.parametrize("cost, exact", [(params_cost, count_params), (macs_cost, count_macs)])
+def test_the_additive_form_equals_the_exact_count_on_every_sampled_arch(cost, exact):
+    archs = sample_archs(300, np.random.default_rng(3))
+    got = cost().of_archs(archs)
+    assert got.tolist() == [float(exact(a)) for a in archs]
+
+
+def test_kind_counts_add_up_to_the_depth():
+    archs = sample_archs(50, np.random.default_rng(4))
+    counts = kind_counts(archs)
+    assert counts.shape == (50, len(LAYER_KINDS))
+    assert counts.sum(axis=1).tolist() == [{"j": 10, "k": 11, "l": 12}[a[0]] for a in archs]
+
+
+def test_image_size_must_be_a_multiple_of_the_patch():
+    with pytest.raises(ValueError, match="multiple of the patch size"):
+        n_tokens(250)
