@@ -19,6 +19,7 @@ from schemas.search_space import TASKS
 from tasks.encode import load_cached_features
 from tasks.evaluate import Holdout, holdout_splits, kendall_tau
 from tasks.predictors import make_predictor
+from tasks.predictors.base import Predictor
 
 logger = logging.getLogger(__name__)
 _LOAD_LOCK = threading.Lock()
@@ -47,6 +48,32 @@ def load_features(path: Path | str) -> np.ndarray:
         return _load_features_unlocked(str(path))
 
 
+def fit_task_model(
+    task: str,
+    predictor_name: str,
+    train_features: Path | str,
+    train_ranks: list[int],
+    seed: int = 0,
+) -> Predictor:
+    """Fit the predictor for one task on all training archs."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}")
+    one_blas_thread_per_fit()
+    X_train = load_features(train_features)
+    started = time.perf_counter()
+    model = make_predictor(predictor_name, seed=seed).fit(
+        X_train, np.asarray(train_ranks, dtype=np.float64)
+    )
+    logger.info(
+        "%s: fitted %s on %d archs in %.2f s",
+        task,
+        predictor_name,
+        len(X_train),
+        time.perf_counter() - started,
+    )
+    return model
+
+
 def fit_and_predict_task(
     task: str,
     predictor_name: str,
@@ -56,24 +83,12 @@ def fit_and_predict_task(
     seed: int = 0,
 ) -> np.ndarray:
     """Fit the predictor for one task on all training archs; return test-arch scores."""
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}")
-    one_blas_thread_per_fit()
-    X_train, X_test = load_features(train_features), load_features(test_features)
+    model = fit_task_model(task, predictor_name, train_features, train_ranks, seed)
+    X_test = load_features(test_features)
     started = time.perf_counter()
-    model = make_predictor(predictor_name, seed=seed).fit(
-        X_train, np.asarray(train_ranks, dtype=np.float64)
-    )
-    fitted = time.perf_counter()
     scores = model.predict(X_test)
     logger.info(
-        "%s: fitted %s on %d archs in %.2f s, scored %d test archs in %.2f s",
-        task,
-        predictor_name,
-        len(X_train),
-        fitted - started,
-        len(X_test),
-        time.perf_counter() - fitted,
+        "%s: scored %d test archs in %.2f s", task, len(X_test), time.perf_counter() - started
     )
     return scores
 
