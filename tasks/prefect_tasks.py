@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import INPUTS, TASK_SOURCE
+from prefect.cache_policies import INPUTS, TASK_SOURCE, CacheKeyFnPolicy
 from prefect.runtime import flow_run
 
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS, TASKS
 from tasks import encode, fitting, io, parameters, paths, submission, validate
 from tasks.evaluate import Holdout
-from tasks.run_names import short_input_hash
+from tasks.run_names import short_input_hash, short_train_hash
 
 # INFO records of the plain functions (fit times, taus) reach the run logs when
 # PREFECT_LOGGING_EXTRA_LOGGERS includes "tasks" (flows/settings.py sets it).
@@ -218,4 +218,100 @@ def publish_summary(
     create_markdown_artifact(
         key="run-summary", markdown=markdown, description="ufo-nas run summary"
     )
+    return markdown
+
+
+# ---- ufo-search -------------------------------------------------------------------------
+
+# The project's code is part of a search fit's key through the policy itself, not through
+# an argument no task reads.
+CODE_VERSION_POLICY = CacheKeyFnPolicy(cache_key_fn=lambda _context, _parameters: code_version())
+SEARCH_FIT_CACHE_POLICY = INPUTS + TASK_SOURCE + CODE_VERSION_POLICY
+
+
+def search_run_name() -> str:
+    """Flow-run name: objective, budget and a short hash of the training file."""
+    params = flow_run.parameters
+    budget = str(params.get("budget", "")).replace("=", "-")
+    return f"search-{params.get('task', 'all')}-{budget}-{short_train_hash(params.get('train'))}"
+
+
+@task(name="check-search-parameters")
+def check_search_parameters(**kwargs) -> parameters.SearchParameters:
+    return parameters.check_search_parameters(**kwargs)
+
+
+@task(name="read-latency-table")
+def read_latency_table(path: Path | None):
+    if path is None:
+        return None
+    from tasks.latency import read_latency_table as read_table
+
+    table = read_table(path)
+    get_run_logger().info("latency table %s: %s", path, table.source)
+    return table
+
+
+@task(
+    name="fit-search-model",
+    task_run_name="fit-{task_name}",
+    retries=2,
+    retry_delay_seconds=1,
+    cache_policy=SEARCH_FIT_CACHE_POLICY,
+    persist_result=True,
+)
+def fit_search_model(task_name: str, predictor: str, train_features: str, train_ranks: list[int]):
+    return fitting.fit_task_model(task_name, predictor, train_features, train_ranks)
+
+
+@task(name="search-subnetworks")
+def search_subnetworks(models: dict, train_archs: list[str], run, latency):
+    from tasks.search.choose import choose_subnetworks
+
+    outcome = choose_subnetworks(models, train_archs, run, latency)
+    logger = get_run_logger()
+    logger.info(
+        "front: %d points (%s); %s",
+        len(outcome.front.archs),
+        "exact" if outcome.exact else f"{outcome.evaluations} model evaluations",
+        outcome.best_line(),
+    )
+    return outcome
+
+
+@task(name="write-search-report")
+def write_search_report(outcome, out: Path) -> dict[str, str]:
+    from tasks.search.choose import write_outcome
+
+    written = write_outcome(outcome, out)
+    get_run_logger().info("wrote %s to %s", ", ".join(written), out)
+    return written
+
+
+@task(name="publish-search")
+def publish_search(outcome, written: dict[str, str]) -> str:
+    from tasks.search.report import arch_records
+
+    def rows(scored):
+        return [
+            {k: v for k, v in r.items() if k not in ("layers", "predicted_per_task")}
+            for r in arch_records(scored, outcome.image_size, outcome.latency)
+        ]
+
+    create_table_artifact(
+        key="search-picks", table=rows(outcome.picks), description=outcome.title()
+    )
+    create_table_artifact(
+        key="search-front", table=rows(outcome.front), description=outcome.title()
+    )
+    markdown = "\n".join(
+        [
+            "# ufo-nas search",
+            f"- {outcome.title()}",
+            f"- **{outcome.best_line()}**",
+            f"- front: {len(outcome.front.archs)} points; picks: {len(outcome.picks.archs)}",
+            *(f"- `{name}`: `{path}`" for name, path in written.items()),
+        ]
+    )
+    create_markdown_artifact(key="search-summary", markdown=markdown, description="ufo-nas search")
     return markdown

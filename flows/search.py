@@ -1,0 +1,74 @@
+"""The search flow: a labelled training file and a budget in, the sub-networks to deploy out."""
+
+from __future__ import annotations
+
+from prefect import flow, unmapped
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from schemas.costs import DEFAULT_IMAGE_SIZE
+from schemas.search_space import ARCH_FIELD, TASKS
+from tasks.predictors import DEFAULT_PREDICTOR, get_predictor_class
+from tasks.prefect_tasks import (
+    check_search_parameters,
+    encode_archs,
+    fit_search_model,
+    publish_search,
+    read_and_validate,
+    read_latency_table,
+    search_run_name,
+    search_subnetworks,
+    write_search_report,
+)
+
+DEFAULT_BUDGET = "params=60M"
+DEFAULT_MAX_EVALS = 20_000
+
+
+@flow(
+    name="ufo-search",
+    flow_run_name=search_run_name,
+    task_runner=ThreadPoolTaskRunner(max_workers=2),
+)
+def ufo_search(
+    train: str | None = None,
+    task: str = "all",
+    budget: str = DEFAULT_BUDGET,
+    latency_table: str | None = None,
+    top: int = 10,
+    predictor: str = DEFAULT_PREDICTOR,
+    out: str | None = None,
+    image_size: int = DEFAULT_IMAGE_SIZE,
+    max_evals: int = DEFAULT_MAX_EVALS,
+) -> str:
+    """Validate, encode, fit one predictor per task, search the front and the picks within
+    the budget, write the report (picks, front, plot) and publish it."""
+    run = check_search_parameters(
+        train=train,
+        task=task,
+        budget=budget,
+        latency_table=latency_table,
+        top=top,
+        predictor=predictor,
+        out=out,
+        image_size=image_size,
+        max_evals=max_evals,
+    )
+    latency = read_latency_table(run.latency_table)
+    train_frame, _ = read_and_validate(run.train, "train")
+    features = encode_archs(train_frame, get_predictor_class(run.predictor).encoding, "train")
+    ranks = {t: train_frame[f"{t}_rank"].astype(int).tolist() for t in TASKS}
+    models = fit_search_model.map(
+        list(run.tasks),
+        predictor=unmapped(run.predictor),
+        train_features=unmapped(str(features.cache_path)),
+        train_ranks=[ranks[t] for t in run.tasks],
+    )
+    outcome = search_subnetworks(
+        dict(zip(run.tasks, models.result(), strict=True)),
+        list(train_frame[ARCH_FIELD]),
+        run,
+        latency,
+    )
+    written = write_search_report(outcome, run.out)
+    publish_search(outcome, written)
+    return str(run.out)
