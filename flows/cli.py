@@ -1,4 +1,4 @@
-"""The `ufo` command line: run, evaluate, validate, make-test, make-demo, predictors."""
+"""The `ufo` command line: run, search, evaluate, validate, make-test, make-demo, predictors."""
 
 from __future__ import annotations
 
@@ -9,10 +9,17 @@ import sys
 from pathlib import Path
 
 from flows.settings import configure_prefect_environment, quiet_tracebacks_for
+from schemas.costs import DEFAULT_IMAGE_SIZE
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS, ArchError
 from tasks import io, paths
 from tasks.evaluate import HoldoutError
-from tasks.parameters import ParameterError
+from tasks.parameters import (
+    DEFAULT_BUDGET,
+    DEFAULT_MAX_EVALS,
+    DEFAULT_SEARCH_OBJECTIVE,
+    DEFAULT_TOP,
+    ParameterError,
+)
 
 logger = logging.getLogger("ufo")
 # Errors a user can fix: reported as one paragraph, no traceback, exit code 2.
@@ -63,6 +70,43 @@ def cmd_run(args: argparse.Namespace) -> int:
         fault=args.fault,
     )
     emit(f"submission written to {written}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from tasks.parameters import check_search_parameters
+    from tasks.validate import ValidationFailed
+
+    options = dict(
+        train=args.train,
+        task=args.task,
+        budget=args.budget,
+        latency_table=args.latency_table,
+        top=args.top,
+        predictor=args.predictor or _default_predictor(),
+        out=args.out,
+        image_size=args.image_size,
+        max_evals=args.max_evals,
+    )
+    check_search_parameters(**options)  # before Prefect starts, as for `ufo run`
+    configure_prefect_environment()
+    from flows.runners import build_task_runner
+    from flows.search import ufo_search
+
+    quiet_tracebacks_for((ValidationFailed, *USER_ERRORS))
+    search = ufo_search.with_options(task_runner=build_task_runner(args.runner))
+    out = Path(search(**options))
+    picks = json.loads((out / "picks.json").read_text())
+    has_latency = bool(picks) and "latency_ms" in picks[0]
+    emit(f"picks within {args.budget} (objective {args.task}, predictor {options['predictor']}):")
+    header = f"{'#':>3}  {'arch':<37}  {'params':>8}  {'MACs':>7}"
+    emit(header + ("  latency" if has_latency else "") + "  predicted")
+    for pick in picks:
+        line = f"{pick['rank']:>3}  {pick['arch']:<37}  {pick['params'] / 1e6:>7.2f}M  {pick['macs'] / 1e9:>6.2f}G"
+        if has_latency:
+            line += f"  {pick['latency_ms']:>6.2f}ms"
+        emit(line + f"  {pick['predicted']:+.3f}")
+    emit(f"report written to {out}: picks.json/.csv, front.json/.csv, front.png")
     return 0
 
 
@@ -214,6 +258,40 @@ def build_parser() -> argparse.ArgumentParser:
     make_demo.add_argument("--n-test", type=int, default=2_000)
     make_demo.add_argument("--seed", type=int, default=0)
     make_demo.set_defaults(handler=cmd_make_demo)
+
+    search = sub.add_parser(
+        "search",
+        help="choose sub-networks to deploy: the best predicted within a budget, and the Pareto front",
+    )
+    search.add_argument("--train", help="labelled training JSON (default: the demo file)")
+    search.add_argument(
+        "--task",
+        default=DEFAULT_SEARCH_OBJECTIVE,
+        help="one task (e.g. market1501) or all: the mean of the eight standardised (default: all)",
+    )
+    search.add_argument(
+        "--budget",
+        default=DEFAULT_BUDGET,
+        help=f"params=60M, macs=15G or latency=12ms; latency needs --latency-table (default {DEFAULT_BUDGET})",
+    )
+    search.add_argument("--latency-table", help="latency lookup table (ufo measure-latency)")
+    search.add_argument("--top", type=int, default=DEFAULT_TOP, help="how many picks")
+    search.add_argument("--predictor", help="registered predictor (default: the benchmark's best)")
+    search.add_argument("--out", help="report folder (default: data/search)")
+    search.add_argument(
+        "--image-size",
+        type=int,
+        default=DEFAULT_IMAGE_SIZE,
+        help=f"input size for MACs (default {DEFAULT_IMAGE_SIZE}, UFO's evaluation size)",
+    )
+    search.add_argument(
+        "--max-evals",
+        type=int,
+        default=DEFAULT_MAX_EVALS,
+        help=f"model evaluations for a non-additive predictor's search (default {DEFAULT_MAX_EVALS})",
+    )
+    search.add_argument("--runner", default="threads", help="threads, dask or tcp://HOST:PORT")
+    search.set_defaults(handler=cmd_search)
 
     predictors = sub.add_parser("predictors", help="list registered predictors")
     predictors.set_defaults(handler=cmd_predictors)

@@ -7,6 +7,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from schemas.costs import DEFAULT_IMAGE_SIZE
 from schemas.search_space import ARCH_FIELD, TASKS
+from tasks.parameters import (
+    DEFAULT_BUDGET,
+    DEFAULT_MAX_EVALS,
+    DEFAULT_SEARCH_OBJECTIVE,
+    DEFAULT_TOP,
+)
 from tasks.predictors import DEFAULT_PREDICTOR, get_predictor_class
 from tasks.prefect_tasks import (
     check_search_parameters,
@@ -20,9 +26,6 @@ from tasks.prefect_tasks import (
     write_search_report,
 )
 
-DEFAULT_BUDGET = "params=60M"
-DEFAULT_MAX_EVALS = 20_000
-
 
 @flow(
     name="ufo-search",
@@ -31,10 +34,10 @@ DEFAULT_MAX_EVALS = 20_000
 )
 def ufo_search(
     train: str | None = None,
-    task: str = "all",
+    task: str = DEFAULT_SEARCH_OBJECTIVE,
     budget: str = DEFAULT_BUDGET,
     latency_table: str | None = None,
-    top: int = 10,
+    top: int = DEFAULT_TOP,
     predictor: str = DEFAULT_PREDICTOR,
     out: str | None = None,
     image_size: int = DEFAULT_IMAGE_SIZE,

@@ -69,6 +69,13 @@ def default_paths(
     )
 
 
+# `ufo search` and the ufo-search flow share these defaults.
+DEFAULT_SEARCH_OBJECTIVE = "all"
+DEFAULT_BUDGET = "params=60M"
+DEFAULT_TOP = 10
+DEFAULT_MAX_EVALS = 20_000
+
+
 @dataclass(frozen=True)
 class SearchParameters:
     train: Path
