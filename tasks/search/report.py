@@ -10,6 +10,9 @@ from __future__ import annotations
 import csv
 import io as text_io
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,17 +140,25 @@ def write_report(
     front: list[dict],
     plot: dict,
 ) -> dict[str, str]:
-    """Write the five report files (each atomically); returns name -> path."""
+    """Write the five report files; returns name -> path.
+
+    All five are rendered first, into a staging folder beside them, and only then moved
+    into place, so a failure while rendering (a full disk, a plotting error) leaves the
+    previous report whole; each move is an atomic rename."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for name, records in (("picks", picks), ("front", front)):
-        for suffix, payload in (("json", _json_bytes(records)), ("csv", _csv_bytes(records))):
-            path = out_dir / f"{name}.{suffix}"
-            write_bytes_atomic(path, payload)
-            written[path.name] = str(path)
-    plot_front(out_dir / "front.png", **plot)
-    written["front.png"] = str(out_dir / "front.png")
-    return written
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
+    try:
+        for name, records in (("picks", picks), ("front", front)):
+            write_bytes_atomic(staging / f"{name}.json", _json_bytes(records))
+            write_bytes_atomic(staging / f"{name}.csv", _csv_bytes(records))
+        plot_front(staging / "front.png", **plot)
+        written = {}
+        for name in REPORT_FILES:
+            os.replace(staging / name, out_dir / name)
+            written[name] = str(out_dir / name)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def scored(archs: Sequence[str], objective: np.ndarray, per_task: dict[str, np.ndarray]):
