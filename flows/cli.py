@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from flows.runners import DEFAULT_RUNNER
 from flows.settings import configure_prefect_environment, quiet_tracebacks_for
 from schemas.costs import DEFAULT_IMAGE_SIZE
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS, ArchError
@@ -66,7 +67,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         out=args.out,
         predictor=args.predictor or _default_predictor(),
         holdout=args.holdout,
-        seed=args.seed,
+        holdout_seed=args.holdout_seed,
+        refit=args.refit,
         fault=args.fault,
     )
     emit(f"submission written to {written}")
@@ -133,7 +135,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     features = encode_archs_cached(list(frame[ARCH_FIELD]), encoding, paths.cache_dir()).features
     ranks = frame[list(RANK_FIELDS)].astype(float).to_numpy()
     summary = summarise_taus(
-        evaluate_predictor(predictor, features, ranks, holdout, seed=args.seed)
+        evaluate_predictor(predictor, features, ranks, holdout, holdout_seed=args.holdout_seed)
     )
     if args.json:
         emit(
@@ -219,9 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--holdout", default="last:100", help="last:N, kfold:K or none (default last:100)"
     )
-    run.add_argument("--seed", type=int, default=0)
     run.add_argument(
-        "--runner", default="threads", help="threads, dask (local cluster) or tcp://HOST:PORT"
+        "--holdout-seed", type=int, default=0, help="shuffles the kfold:K holdout folds (default 0)"
+    )
+    run.add_argument(
+        "--refit",
+        action="store_true",
+        help="recompute the fits even if their results are cached under data/prefect-results",
+    )
+    run.add_argument(
+        "--runner", default=DEFAULT_RUNNER, help="threads, dask (local cluster) or tcp://HOST:PORT"
     )
     run.add_argument(
         "--fault", help=argparse.SUPPRESS
@@ -232,7 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--train", required=True)
     evaluate.add_argument("--predictor")
     evaluate.add_argument("--holdout", default="last:100")
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument(
+        "--holdout-seed", type=int, default=0, help="shuffles the kfold:K folds (default 0)"
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(handler=cmd_evaluate)
 
@@ -246,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     make_test.add_argument("--train", required=True)
     make_test.add_argument("--out", required=True)
     make_test.add_argument("--n", type=int, default=99_500)
-    make_test.add_argument("--seed", type=int, default=0)
+    make_test.add_argument("--seed", type=int, default=0, help="seeds the arch sampler")
     make_test.set_defaults(handler=cmd_make_test)
 
     make_demo = sub.add_parser(
@@ -256,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     make_demo.add_argument("--test-out", default=str(paths.demo_test_path()))
     make_demo.add_argument("--n", type=int, default=500)
     make_demo.add_argument("--n-test", type=int, default=2_000)
-    make_demo.add_argument("--seed", type=int, default=0)
+    make_demo.add_argument("--seed", type=int, default=0, help="seeds the synthetic data")
     make_demo.set_defaults(handler=cmd_make_demo)
 
     search = sub.add_parser(
@@ -290,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_EVALS,
         help=f"model evaluations for a non-additive predictor's search (default {DEFAULT_MAX_EVALS})",
     )
-    search.add_argument("--runner", default="threads", help="threads, dask or tcp://HOST:PORT")
+    search.add_argument("--runner", default=DEFAULT_RUNNER, help="threads, dask or tcp://HOST:PORT")
     search.set_defaults(handler=cmd_search)
 
     predictors = sub.add_parser("predictors", help="list registered predictors")

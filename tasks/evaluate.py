@@ -78,32 +78,29 @@ def kendall_tau(scores: np.ndarray, truth: np.ndarray) -> float:
     return float(tau)
 
 
-def score_fold(
-    predictor_name: str,
-    X: np.ndarray,
-    ranks: np.ndarray,
-    train_idx: np.ndarray,
-    test_idx: np.ndarray,
-    seed: int = 0,
-) -> dict[str, float]:
-    """Fit one predictor per task on train rows, return Kendall tau per task on test rows.
-    `ranks` is (n, 8) in TASKS order."""
-    taus = {}
-    for t, task in enumerate(TASKS):
-        model = make_predictor(predictor_name, seed=seed).fit(X[train_idx], ranks[train_idx, t])
-        taus[task] = kendall_tau(model.predict(X[test_idx]), ranks[test_idx, t])
+def fold_taus(
+    predictor_name: str, X: np.ndarray, y: np.ndarray, holdout: Holdout, holdout_seed: int = 0
+) -> list[float]:
+    """The fold loop, for one task: per fold, fit on its training rows only and score
+    Kendall tau on its test rows. The flow, `ufo evaluate` and bench/ all come through here."""
+    y = np.asarray(y, dtype=np.float64)
+    taus = []
+    for train_idx, test_idx in holdout_splits(len(X), holdout, holdout_seed):
+        model = make_predictor(predictor_name).fit(X[train_idx], y[train_idx])
+        taus.append(kendall_tau(model.predict(X[test_idx]), y[test_idx]))
     return taus
 
 
 def evaluate_predictor(
-    predictor_name: str, X: np.ndarray, ranks: np.ndarray, holdout: Holdout, seed: int = 0
+    predictor_name: str, X: np.ndarray, ranks: np.ndarray, holdout: Holdout, holdout_seed: int = 0
 ) -> pd.DataFrame:
-    """One row per fold, one column per task plus `average`."""
-    rows = []
-    for fold, (train_idx, test_idx) in enumerate(holdout_splits(len(X), holdout, seed)):
-        taus = score_fold(predictor_name, X, ranks, train_idx, test_idx, seed=seed)
-        rows.append({"fold": fold, **taus})
-    table = pd.DataFrame(rows, columns=["fold", *TASKS])
+    """One row per fold, one column per task plus `average`. `ranks` is (n, 8) in TASKS order."""
+    per_task = {
+        task: fold_taus(predictor_name, X, ranks[:, t], holdout, holdout_seed)
+        for t, task in enumerate(TASKS)
+    }
+    table = pd.DataFrame(per_task, columns=list(TASKS))
+    table.insert(0, "fold", range(len(table)))
     table["average"] = table[list(TASKS)].mean(axis=1)
     return table
 
