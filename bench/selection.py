@@ -74,6 +74,8 @@ def pick_regret(
         raise ValueError("no arch within budget")
     s, r = scores[allowed], true_ranks[allowed]
     best = r.min()
+    # argmin, not argmax: predict() scores order like ranks (higher = worse). There is no
+    # goodness() helper in tasks/predictors/base.py yet; once there is, use it here.
     chosen = r[s == s.min()]
     return float(chosen.mean() - best), float((chosen == best).mean())
 
