@@ -11,6 +11,7 @@ from scipy.stats import kendalltau
 
 from schemas.search_space import TASKS
 from tasks.predictors import make_predictor
+from tasks.predictors.base import Predictor
 
 
 class HoldoutError(ValueError):
@@ -78,17 +79,25 @@ def kendall_tau(scores: np.ndarray, truth: np.ndarray) -> float:
     return float(tau)
 
 
+def fit_and_score(
+    predictor_name: str, X: np.ndarray, y: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray
+) -> tuple[Predictor, float]:
+    """One fold of one task: fit on the fold's training rows only, then Kendall tau of the
+    predictions on its test rows. Returns the fitted predictor too (bench/ reports its choices)."""
+    y = np.asarray(y, dtype=np.float64)
+    model = make_predictor(predictor_name).fit(X[train_idx], y[train_idx])
+    return model, kendall_tau(model.predict(X[test_idx]), y[test_idx])
+
+
 def fold_taus(
     predictor_name: str, X: np.ndarray, y: np.ndarray, holdout: Holdout, holdout_seed: int = 0
 ) -> list[float]:
-    """The fold loop, for one task: per fold, fit on its training rows only and score
-    Kendall tau on its test rows. The flow, `ufo evaluate` and bench/ all come through here."""
-    y = np.asarray(y, dtype=np.float64)
-    taus = []
-    for train_idx, test_idx in holdout_splits(len(X), holdout, holdout_seed):
-        model = make_predictor(predictor_name).fit(X[train_idx], y[train_idx])
-        taus.append(kendall_tau(model.predict(X[test_idx]), y[test_idx]))
-    return taus
+    """The fold loop, for one task: Kendall tau per holdout fold. The flow, `ufo evaluate`
+    and bench/ all come through here or through fit_and_score."""
+    return [
+        fit_and_score(predictor_name, X, y, train_idx, test_idx)[1]
+        for train_idx, test_idx in holdout_splits(len(X), holdout, holdout_seed)
+    ]
 
 
 def evaluate_predictor(
