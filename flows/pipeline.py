@@ -15,6 +15,7 @@ from tasks.prefect_tasks import (
     encode_test,
     encode_training,
     evaluate_task_holdout,
+    fit_shared_statistics,
     fit_task_predictor,
     name_flow_run,
     provisional_run_name,
@@ -60,11 +61,13 @@ def ufo_pipeline(
         holdout_seed=unmapped(holdout_seed),
         fault=unmapped(fault),
     )
+    shared = fit_shared_statistics(run.predictor, training)
     scores = refit_on_first_attempt(fit_task_predictor, refit).map(
         TASKS,
         predictor=unmapped(run.predictor),
         train=unmapped(training),
         test_features=unmapped(test_features),
+        shared=unmapped(shared),
         fault=unmapped(fault),
     )
     # Let every fit finish even if one fails: the finished ones persist for a cheap rerun.

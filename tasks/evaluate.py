@@ -10,7 +10,7 @@ import pandas as pd
 from scipy.stats import kendalltau
 
 from schemas.search_space import TASKS
-from tasks.predictors import make_predictor
+from tasks.predictors import get_predictor_class, make_predictor
 from tasks.predictors.base import Predictor
 
 
@@ -79,25 +79,56 @@ def kendall_tau(scores: np.ndarray, truth: np.ndarray) -> float:
     return float(tau)
 
 
+def fold_shared(
+    predictor_name: str, X: np.ndarray, all_labels: np.ndarray | None, train_idx: np.ndarray
+) -> object | None:
+    """The predictor's cross-task statistics (`fit_shared`) from the fold's training rows
+    only: every task's labels on `train_idx`, never a held-out row's. None for a
+    predictor without any."""
+    cls = get_predictor_class(predictor_name)
+    if not cls.uses_shared:
+        return None
+    if all_labels is None:
+        raise ValueError(
+            f"predictor {predictor_name!r} shares statistics across tasks: pass every "
+            "task's labels (all_labels, shape (n, tasks))"
+        )
+    return cls.fit_shared(X[train_idx], np.asarray(all_labels)[train_idx])
+
+
 def fit_and_score(
-    predictor_name: str, X: np.ndarray, y: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray
+    predictor_name: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    shared: object | None = None,
 ) -> tuple[Predictor, float]:
-    """One fold of one task: fit on the fold's training rows only, then Kendall tau of the
-    predictions on its test rows. Returns the fitted predictor too (bench/ reports its choices)."""
+    """One fold of one task: fit on the fold's training rows only (with `shared` from
+    fold_shared on the same rows), then Kendall tau of the predictions on its test rows.
+    Returns the fitted predictor too (bench/ reports its choices)."""
     y = np.asarray(y, dtype=np.float64)
-    model = make_predictor(predictor_name).fit(X[train_idx], y[train_idx])
+    model = make_predictor(predictor_name).fit(X[train_idx], y[train_idx], shared=shared)
     return model, kendall_tau(model.predict(X[test_idx]), y[test_idx])
 
 
 def fold_taus(
-    predictor_name: str, X: np.ndarray, y: np.ndarray, holdout: Holdout, holdout_seed: int = 0
+    predictor_name: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    holdout: Holdout,
+    holdout_seed: int = 0,
+    all_labels: np.ndarray | None = None,
 ) -> list[float]:
-    """The fold loop, for one task: Kendall tau per holdout fold. The flow, `ufo evaluate`
-    and bench/ all come through here or through fit_and_score."""
-    return [
-        fit_and_score(predictor_name, X, y, train_idx, test_idx)[1]
-        for train_idx, test_idx in holdout_splits(len(X), holdout, holdout_seed)
-    ]
+    """The fold loop, for one task: Kendall tau per holdout fold. `all_labels` (n, tasks)
+    holds every task's labels, needed by predictors that share statistics across tasks;
+    each fold computes them from its own training rows. The flow, `ufo evaluate` and
+    bench/ all come through here or through fold_shared and fit_and_score."""
+    taus = []
+    for train_idx, test_idx in holdout_splits(len(X), holdout, holdout_seed):
+        shared = fold_shared(predictor_name, X, all_labels, train_idx)
+        taus.append(fit_and_score(predictor_name, X, y, train_idx, test_idx, shared)[1])
+    return taus
 
 
 def evaluate_predictor(
@@ -105,7 +136,7 @@ def evaluate_predictor(
 ) -> pd.DataFrame:
     """One row per fold, one column per task plus `average`. `ranks` is (n, 8) in TASKS order."""
     per_task = {
-        task: fold_taus(predictor_name, X, ranks[:, t], holdout, holdout_seed)
+        task: fold_taus(predictor_name, X, ranks[:, t], holdout, holdout_seed, all_labels=ranks)
         for t, task in enumerate(TASKS)
     }
     table = pd.DataFrame(per_task, columns=list(TASKS))

@@ -16,7 +16,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from tasks.evaluate import Holdout, fold_taus
-from tasks.predictors import make_predictor
+from tasks.predictors import get_predictor_class, make_predictor
 from tasks.predictors.base import Predictor
 
 logger = logging.getLogger(__name__)
@@ -38,6 +38,10 @@ class TrainingSet:
             raise ValueError(f"unknown task {task!r}")
         return self.ranks[task]
 
+    def all_labels(self) -> np.ndarray:
+        """Every task's ranks, (n, tasks), for predictors that share statistics across tasks."""
+        return np.column_stack([self.ranks[task] for task in self.ranks])
+
 
 def one_blas_thread_per_fit() -> None:
     """The flow runs two fits at a time on two cores; BLAS threads on top of that
@@ -46,12 +50,33 @@ def one_blas_thread_per_fit() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
-def fit_task_model(task: str, predictor_name: str, train: TrainingSet) -> Predictor:
-    """Fit the predictor for one task on all training archs."""
+def fit_shared_stats(predictor_name: str, train: TrainingSet) -> object | None:
+    """The predictor's cross-task statistics from all training rows and every task's ranks,
+    computed once before the per-task fits (None for a predictor without any)."""
     one_blas_thread_per_fit()
+    started = time.perf_counter()
+    shared = get_predictor_class(predictor_name).fit_shared(train.features, train.all_labels())
+    if shared is not None:
+        logger.info(
+            "shared statistics for %s: %s in %.2f s",
+            predictor_name,
+            shared,
+            time.perf_counter() - started,
+        )
+    return shared
+
+
+def fit_task_model(
+    task: str, predictor_name: str, train: TrainingSet, shared: object | None = None
+) -> Predictor:
+    """Fit the predictor for one task on all training archs. `shared`: fit_shared_stats
+    of the same training set, computed here if the predictor needs it and none is given."""
+    one_blas_thread_per_fit()
+    if shared is None and get_predictor_class(predictor_name).uses_shared:
+        shared = fit_shared_stats(predictor_name, train)
     y = train.labels(task).astype(np.float64)
     started = time.perf_counter()
-    model = make_predictor(predictor_name).fit(train.features, y)
+    model = make_predictor(predictor_name).fit(train.features, y, shared=shared)
     logger.info(
         "%s: fitted %s on %d archs in %.2f s",
         task,
@@ -63,10 +88,14 @@ def fit_task_model(task: str, predictor_name: str, train: TrainingSet) -> Predic
 
 
 def fit_and_predict_task(
-    task: str, predictor_name: str, train: TrainingSet, test_features: np.ndarray
+    task: str,
+    predictor_name: str,
+    train: TrainingSet,
+    test_features: np.ndarray,
+    shared: object | None = None,
 ) -> np.ndarray:
     """Fit the predictor for one task on all training archs; return test-arch scores."""
-    model = fit_task_model(task, predictor_name, train)
+    model = fit_task_model(task, predictor_name, train, shared)
     started = time.perf_counter()
     scores = model.predict(test_features)
     logger.info(
@@ -81,9 +110,17 @@ def fit_and_predict_task(
 def holdout_taus_for_task(
     task: str, predictor_name: str, train: TrainingSet, holdout: Holdout, holdout_seed: int = 0
 ) -> list[float]:
-    """Kendall tau on each holdout fold for one task (empty for holdout `none`)."""
+    """Kendall tau on each holdout fold for one task (empty for holdout `none`). Shared
+    statistics, if the predictor has any, come from each fold's training rows only."""
     one_blas_thread_per_fit()
-    taus = fold_taus(predictor_name, train.features, train.labels(task), holdout, holdout_seed)
+    taus = fold_taus(
+        predictor_name,
+        train.features,
+        train.labels(task),
+        holdout,
+        holdout_seed,
+        all_labels=train.all_labels(),
+    )
     if taus:
         logger.info("%s: holdout %s Kendall tau %.4f", task, holdout, float(np.mean(taus)))
     return taus

@@ -131,16 +131,24 @@ def _maybe_fail(step: str, fault: str | None) -> None:
     fitting.maybe_inject_fault(step, fault, _fault_token(), paths.results_dir() / "faults")
 
 
+@task(name="fit-shared-statistics")
+def fit_shared_statistics(predictor: str, train: fitting.TrainingSet) -> object | None:
+    """Cheap, before the eight fits: what the predictor learns from all tasks together
+    (None for most predictors). The fits take it as an input, so it is in their cache key."""
+    return fitting.fit_shared_stats(predictor, train)
+
+
 @fit_step(name="fit-task-predictor", task_run_name="fit-{task_name}")
 def fit_task_predictor(
     task_name: str,
     predictor: str,
     train: fitting.TrainingSet,
     test_features: np.ndarray,
+    shared: object | None = None,
     fault: str | None = None,
 ) -> np.ndarray:
     _maybe_fail(f"fit:{task_name}", fault)
-    return fitting.fit_and_predict_task(task_name, predictor, train, test_features)
+    return fitting.fit_and_predict_task(task_name, predictor, train, test_features, shared)
 
 
 @fit_step(name="evaluate-task-holdout", task_run_name="holdout-{task_name}")

@@ -8,6 +8,7 @@ from tasks.predictors.gpnas import GPNASPredictor
 from tasks.predictors.interactions import InteractionRidgePredictor
 from tasks.predictors.kernel_ridge import KernelRidgePredictor
 from tasks.predictors.ridge import RidgePredictor
+from tasks.predictors.shared_relevance import SharedRelevancePredictor
 
 PREDICTORS: dict[str, type[Predictor]] = {
     cls.name: cls
@@ -17,6 +18,7 @@ PREDICTORS: dict[str, type[Predictor]] = {
         KernelRidgePredictor,
         InteractionRidgePredictor,
         EnsemblePredictor,
+        SharedRelevancePredictor,
     )
 }
 

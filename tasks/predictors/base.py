@@ -2,7 +2,12 @@
 
 Scores only need to order archs (higher score = higher rank value); the pipeline turns
 them into ranks 0..N-1. The base class owns the target normalisation so every family
-treats ranks the same way."""
+treats ranks the same way.
+
+A family may also learn something from all tasks at once (`uses_shared = True`): then
+`fit_shared(X, Y)` computes it once from the training rows and every task's ranks, and each
+task's `fit(X, y, shared=...)` takes it. Whoever fits (the flow, `ufo evaluate`, the fold
+loop in tasks/evaluate.py) calls `fit_shared` on exactly the rows it fits on."""
 
 from __future__ import annotations
 
@@ -35,7 +40,29 @@ class Predictor(ABC):
         self.seed = seed
         self._fitted = False
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> Self:
+    # True when the family learns statistics from all tasks together (see fit_shared).
+    uses_shared: ClassVar[bool] = False
+
+    @classmethod
+    def fit_shared(cls, X: np.ndarray, Y: np.ndarray) -> object | None:
+        """Statistics shared by every task's fit, from the training rows `X` and the ranks
+        of every task on them, `Y` of shape (n, tasks). None for a family without any."""
+        if not cls.uses_shared:
+            return None
+        X = np.asarray(X, dtype=np.float64)
+        Y = np.asarray(Y, dtype=np.float64)
+        if X.ndim != 2 or Y.ndim != 2 or len(X) != len(Y) or Y.shape[1] < 1:
+            raise ValueError(
+                f"fit_shared needs X of shape (n, d) and Y of shape (n, tasks), got {X.shape} and {Y.shape}"
+            )
+        if len(Y) < 4:
+            raise ValueError(f"fit_shared needs at least 4 labelled archs, got {len(Y)}")
+        if not np.all(np.isfinite(Y)):
+            raise ValueError("fit_shared targets contain NaN or infinity")
+        targets = np.column_stack([cls._target(column) for column in Y.T])
+        return cls._fit_shared(X, targets)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, shared: object | None = None) -> Self:
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
@@ -46,10 +73,21 @@ class Predictor(ABC):
             raise ValueError(f"fit needs at least 4 labelled archs, got {len(y)}")
         if not np.all(np.isfinite(y)):
             raise ValueError("fit targets contain NaN or infinity")
-        target = normal_scores(y) if self.target == "normal_score" else y
-        self._fit(X, target)
+        if self.uses_shared and shared is None:
+            raise ValueError(
+                f"predictor {self.name!r} shares statistics across tasks: pass "
+                "shared=fit_shared(X, Y) computed from the same training rows"
+            )
+        if not self.uses_shared and shared is not None:
+            raise ValueError(f"predictor {self.name!r} takes no shared statistics")
+        self.shared_ = shared
+        self._fit(X, self._target(y))
         self._fitted = True
         return self
+
+    @classmethod
+    def _target(cls, y: np.ndarray) -> np.ndarray:
+        return normal_scores(y) if cls.target == "normal_score" else y
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         if not self._fitted:
@@ -65,7 +103,14 @@ class Predictor(ABC):
         return scores
 
     @abstractmethod
-    def _fit(self, X: np.ndarray, y: np.ndarray) -> None: ...
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        """Fit on transformed targets; `self.shared_` holds fit_shared's statistics."""
+
+    @classmethod
+    def _fit_shared(cls, X: np.ndarray, Y: np.ndarray) -> object:
+        """Families with `uses_shared = True` compute their statistics here, from the
+        training rows and each task's transformed targets (columns of Y)."""
+        raise NotImplementedError(f"{cls.__name__} sets uses_shared but has no _fit_shared")
 
     @abstractmethod
     def _predict(self, X: np.ndarray) -> np.ndarray: ...

@@ -21,20 +21,27 @@ log = logging.getLogger(__name__)
 
 class RelevanceKernelRidgeModel:
     """Kernel ridge on features rescaled by |ridge coefficient| (normalised to mean 1):
-    choices that matter (mostly code '3' in layers 1-8) dominate the kernel."""
+    choices that matter (mostly code '3' in layers 1-8) dominate the kernel. The scale is
+    this task's own unless a `scale` is given (shared_relevance: one for all tasks)."""
 
-    def __init__(self, kernels: tuple[KernelSpec, ...] = DEFAULT_KERNELS):
-        self.kernels = kernels
+    def __init__(
+        self, kernels: tuple[KernelSpec, ...] = DEFAULT_KERNELS, scale: np.ndarray | None = None
+    ):
+        self.kernels, self.fixed_scale = kernels, scale
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> RelevanceKernelRidgeModel:
-        weights, _, _ = fit_ridge(X, y)
-        relevance = np.abs(weights)
-        self.scale_ = relevance / max(float(relevance.mean()), 1e-12)
+        if self.fixed_scale is not None:
+            self.scale_ = self.fixed_scale
+        else:
+            weights, _, _ = fit_ridge(X, y)
+            relevance = np.abs(weights)
+            self.scale_ = relevance / max(float(relevance.mean()), 1e-12)
         self.model_ = KernelRidgeModel(self.kernels).fit(X * self.scale_, y)
         return self
 
     def describe(self) -> str:
-        return f"relevance-weighted {self.model_.describe()}"
+        kind = "relevance-weighted" if self.fixed_scale is None else "shared-relevance"
+        return f"{kind} {self.model_.describe()}"
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.model_.predict(X * self.scale_)
@@ -54,9 +61,12 @@ class EnsemblePredictor(Predictor):
     description = "equal-weight mean of 4 z-scored kernel ridges: RBF/linear and interaction kernels, plain and relevance-weighted"
     encoding = "onehot"
 
+    def _member_models(self) -> list:
+        return member_models()
+
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         self.members_, self.stats_ = [], []
-        for model in member_models():
+        for model in self._member_models():
             model.fit(X, y)
             train_scores = model.predict(X)
             self.members_.append(model)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tasks.predictors.base import Predictor
+from tasks.predictors.eigh_cache import gram_eigh
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,9 @@ def loo_kernel_ridge(gram: np.ndarray, y: np.ndarray, alphas: tuple[float, ...] 
 
     `gram` must be double-centred and `y` centred. With A = K + aI and c = A^-1 y the
     hat matrix is 11'/n + K A^-1, so the LOO residual of row i is
-    a c_i / (1 - H_ii) = c_i / ((A^-1)_ii - 1/(n a))."""
-    evals, evecs = np.linalg.eigh(gram)
+    a c_i / (1 - H_ii) = c_i / ((A^-1)_ii - 1/(n a)). The eigendecomposition is shared
+    with every other fit of the same Gram in this process (tasks/predictors/eigh_cache.py)."""
+    evals, evecs = gram_eigh(gram)
     evals = np.clip(evals, 0.0, None)  # round-off can make a PSD Gram slightly negative
     proj = evecs.T @ y  # (n,)
     alpha_arr = np.asarray(alphas, dtype=np.float64)
