@@ -131,7 +131,7 @@ def _maybe_fail(step: str, fault: str | None) -> None:
     fitting.maybe_inject_fault(step, fault, _fault_token(), paths.results_dir() / "faults")
 
 
-@task(name="fit-shared-statistics")
+@task(name="shared-statistics", task_run_name="shared-statistics")
 def fit_shared_statistics(predictor: str, train: fitting.TrainingSet) -> object | None:
     """Cheap, before the eight fits: what the predictor learns from all tasks together
     (None for most predictors). The fits take it as an input, so it is in their cache key."""
