@@ -4,6 +4,7 @@ of the full 500 -> 99,500 job before and after sharing across tasks.
 
     .venv/bin/python bench/quality.py                 # everything (about 2-4 min)
     .venv/bin/python bench/quality.py --report-only   # section + plot from bench/out/quality.json
+    .venv/bin/python bench/quality.py --cost-only     # re-measure the full-job cost runs only
 
 Writes bench/quality_README_section.md (measured figures only), bench/quality_tau.png
 and raw results in bench/out/quality.json. Every predictor sees the same splits in the
@@ -357,8 +358,13 @@ def plot(taus: dict, base: str, default: str, path: Path) -> None:
 
 def main() -> None:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    if "--report-only" in sys.argv:  # rebuild section and plot from the last run's raw results
+    if "--report-only" in sys.argv or "--cost-only" in sys.argv:
+        # rebuild section and plot from the last run's raw results; --cost-only first
+        # re-measures the cost runs (side by side, e.g. when the machine is quieter)
         raw = json.loads((OUT_DIR / "quality.json").read_text())
+        if "--cost-only" in sys.argv:
+            raw["costs"] = [measure_cost(name, share) for name, share in COST_RUNS]
+            (OUT_DIR / "quality.json").write_text(json.dumps(raw, indent=1))
         taus = {n: np.array(t) for n, t in raw["taus"].items()}
         choices = {n: Counter(dict(c)) for n, c in raw["choices"].items()}
         SECTION.write_text(section(taus, choices, raw["costs"], BASELINE, DEFAULT_PREDICTOR))
