@@ -165,7 +165,7 @@ def _emit_latency_table(table) -> None:
 
 def cmd_measure_latency(args: argparse.Namespace) -> int:
     from schemas.costs import n_tokens
-    from tasks.latency import measure_latency_table, write_latency_table
+    from tasks.latency import measure_latency_table, write_latency_table, write_measurements
 
     try:
         n_tokens(args.image_size)
@@ -188,6 +188,10 @@ def cmd_measure_latency(args: argparse.Namespace) -> int:
         )
     if measured.checks:
         emit(f"  mean absolute error {measured.check_mean_abs_pct:.2f} %")
+    if args.measurements_out:
+        measurements = {c.arch: c.measured_ms for c in measured.checks}
+        write_measurements(Path(args.measurements_out), measurements)
+        emit(f"wrote the {len(measurements)} whole-network latencies to {args.measurements_out}")
     write_latency_table(Path(args.out), measured.table, **measured.document_metadata())
     emit(f"wrote the latency table to {args.out}")
     return 0
@@ -280,6 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     measure_latency.add_argument(
         "--check-archs", type=int, default=4, help="whole sub-networks to check"
+    )
+    measure_latency.add_argument(
+        "--measurements-out",
+        help="also write the whole-network latencies as a measurements file (for fit-latency)",
     )
     measure_latency.add_argument(
         "--clock",
