@@ -435,11 +435,11 @@ CLOCKS: dict[str, Callable[[], float]] = {"cpu": time.thread_time, "wall": time.
 DEFAULT_CLOCK = "cpu"
 
 
-def _median_ms(
+def _timed_samples(
     runs: Sequence[Callable[[], object]], repeats: int, warmup: int, clock: str
-) -> list[float]:
-    """Median time of each run. The runs take turns, one timed call each per round, so a
-    burst of load from elsewhere on the machine slows all of them alike."""
+) -> list[list[float]]:
+    """`repeats` times in ms of each run. The runs take turns, one timed call each per
+    round, so a change in the load from elsewhere on the machine reaches all of them alike."""
     now = CLOCKS[clock]
     for run in runs:
         for _ in range(warmup):
@@ -450,7 +450,7 @@ def _median_ms(
             start = now()
             run()
             times.append(1000 * (now() - start))
-    return [statistics.median(times) for times in samples]
+    return samples
 
 
 def _runner(model, rng: np.random.Generator) -> Callable[[], object]:
@@ -458,29 +458,6 @@ def _runner(model, rng: np.random.Generator) -> Callable[[], object]:
 
     session, feed = _session(model), model_input(model, rng)
     return lambda: session.run(None, feed)
-
-
-def measure_network_latencies(
-    archs: Sequence[str],
-    image_size: int = DEFAULT_IMAGE_SIZE,
-    repeats: int = 5,
-    warmup: int = 1,
-    clock: str = DEFAULT_CLOCK,
-    seed: int = 0,
-) -> dict[str, float]:
-    """Time whole sub-networks, each one graph (patch embedding, its blocks, final norm).
-    One at a time: a 12-layer graph holds 86M weights (about 350 MB)."""
-    from tasks.latency_graphs import network_model
-
-    rng = np.random.default_rng(seed)
-    measured = {}
-    for arch in archs:
-        kinds = [int(k) for k in kind_matrix([arch])[0] if k >= 0]
-        (measured[arch],) = _median_ms(
-            [_runner(network_model(kinds, image_size, rng), rng)], repeats, warmup, clock
-        )
-        logger.info("%s: %.2f ms", arch, measured[arch])
-    return measured
 
 
 def check_archs(n: int, seed: int = 0) -> list[str]:
@@ -491,6 +468,11 @@ def check_archs(n: int, seed: int = 0) -> list[str]:
     return [largest, smallest, *sample_archs(max(n - 2, 0), np.random.default_rng(seed))][:n]
 
 
+# Whole networks timed in one round with the layer graphs. A 12-layer graph holds 86M
+# weights (about 350 MB in onnxruntime), so a few at a time keep the memory near 1.5 GB.
+NETWORKS_PER_ROUND = 4
+
+
 def measure_latency_table(
     image_size: int = DEFAULT_IMAGE_SIZE,
     repeats: int = 7,
@@ -499,8 +481,14 @@ def measure_latency_table(
     clock: str = DEFAULT_CLOCK,
     seed: int = 0,
 ) -> LatencyMeasurement:
-    """Measure the 9 layer kinds and the fixed part on this machine's CPU, then time
-    `n_check_archs` whole sub-networks and compare them with the table's sums."""
+    """Measure the 9 layer kinds and the fixed part on this machine's CPU, and time
+    `n_check_archs` whole sub-networks to compare with the table's sums.
+
+    The whole networks are timed in the same rounds as the layer graphs (a few networks
+    per round, the layer graphs again in every round; the table is the median over all
+    rounds). Timed one after the other instead, on this shared machine, the networks met
+    a heavier load than the layers had and the check read 8% too slow on average; timed
+    together, 3%."""
     from tasks.latency_graphs import block_model, network_model
 
     if repeats < 1 or warmup < 0 or n_check_archs < 0 or clock not in CLOCKS:
@@ -511,8 +499,24 @@ def measure_latency_table(
     rng = np.random.default_rng(seed)
     models = [block_model(kind, image_size, rng) for kind in range(N_KINDS)]
     models.append(network_model([], image_size, rng))  # the fixed part alone
-    *per_kind, fixed = _median_ms([_runner(m, rng) for m in models], repeats, warmup, clock)
+    part_runs = [_runner(m, rng) for m in models]
     del models
+    archs = check_archs(n_check_archs, seed)
+    part_samples: list[list[float]] = [[] for _ in part_runs]
+    network_ms: dict[str, float] = {}
+    for first in range(0, max(len(archs), 1), NETWORKS_PER_ROUND):
+        group = archs[first : first + NETWORKS_PER_ROUND]
+        network_runs = [
+            _runner(network_model(_layer_kinds(a), image_size, rng), rng) for a in group
+        ]
+        samples = _timed_samples(part_runs + network_runs, repeats, warmup, clock)
+        for collected, new in zip(part_samples, samples, strict=False):
+            collected.extend(new)
+        for arch, times in zip(group, samples[len(part_runs) :], strict=True):
+            network_ms[arch] = statistics.median(times)
+            logger.info("%s: %.2f ms", arch, network_ms[arch])
+        del network_runs  # free this round's networks before building the next
+    *per_kind, fixed = (statistics.median(times) for times in part_samples)
     table = AdditiveCost(
         "latency",
         UNIT,
@@ -520,13 +524,12 @@ def measure_latency_table(
         tuple(per_kind),
         f"onnxruntime CPU, {THREADS} thread, {clock} clock, {image_size}px",
     )
-    for label, ms in zip(KIND_LABELS, per_kind, strict=True):
-        logger.info("layer %s: %.2f ms", label, ms)
-    archs = check_archs(n_check_archs, seed)
-    # One warm-up run suffices for a whole network: it runs every block's kernels once.
-    measured = measure_network_latencies(archs, image_size, repeats, 1, clock, seed + 1)
     predicted = table.of_archs(archs) if archs else []
     checks = tuple(
-        NetworkCheck(a, measured[a], float(p)) for a, p in zip(archs, predicted, strict=True)
+        NetworkCheck(a, network_ms[a], float(p)) for a, p in zip(archs, predicted, strict=True)
     )
     return LatencyMeasurement(table, checks, image_size, repeats, clock, describe_device())
+
+
+def _layer_kinds(arch: str) -> list[int]:
+    return [int(kind) for kind in kind_matrix([arch])[0] if kind >= 0]
