@@ -57,10 +57,8 @@ class QuantisedCost:
     def units_of_kinds(self, kinds: np.ndarray) -> np.ndarray:
         """(n,) integer cost sums of an (n, n_layers) kind matrix (-1 past the depth)."""
         kinds = np.asarray(kinds)
-        present = kinds >= 0
-        layers = np.broadcast_to(np.arange(kinds.shape[1]), kinds.shape)
-        per_layer = self.units[layers, np.where(present, kinds, 0)]
-        return np.where(present, per_layer, 0).sum(axis=1)
+        padded = np.concatenate([self.units, np.zeros((len(self.units), 1), np.int64)], 1)
+        return padded[np.arange(kinds.shape[1])[None, :], kinds].sum(axis=1)  # -1: the 0 column
 
     def of_kinds(self, kinds: np.ndarray) -> np.ndarray:
         return self.of_units(self.units_of_kinds(kinds))

@@ -62,12 +62,12 @@ class AdditiveScore:
         Summed layer by layer in layer order, then the depth term: the order the exact
         front's dynamic programming adds them in, so both give identical floats."""
         kinds = np.asarray(kinds)
-        present = kinds >= 0
-        depth = present.sum(axis=1)
+        depth = (kinds >= 0).sum(axis=1)
+        # a zero column for absent layers (kind -1): adding 0.0 leaves a float unchanged
+        padded = np.concatenate([self.layer_terms, np.zeros((len(self.layer_terms), 1))], 1)
         total = np.zeros(len(kinds))
         for layer in range(kinds.shape[1]):
-            rows = present[:, layer]
-            total[rows] = total[rows] + self.layer_terms[layer, kinds[rows, layer]]
+            total = total + padded[layer, kinds[:, layer]]
         unknown = sorted(set(depth.tolist()) - set(self.depth_terms))
         if unknown:
             raise ValueError(f"depths {unknown} are not allowed by this score")
