@@ -182,6 +182,37 @@ def sample_within(
     return np.concatenate(found)
 
 
+def repair_within(
+    kinds: np.ndarray, cost: QuantisedCost, budget: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Bring over-budget archs within the budget: lower a random layer to a random
+    cheaper kind, or drop the last layer once every layer is at its cheapest, until
+    within. Ends, because every step lowers the cost and the cheapest arch fits."""
+    check_budget(cost, budget)
+    kinds = np.array(kinds, dtype=np.int64)
+    for i in np.flatnonzero(cost.of_kinds(kinds) > budget):
+        row = kinds[i]
+        while cost.of_kinds(row[None])[0] > budget:
+            depth = int((row >= 0).sum())
+            current = cost.units[np.arange(depth), row[:depth]]
+            lowerable = np.flatnonzero(current > cost.units[:depth].min(axis=1))
+            if len(lowerable) == 0 and depth - 1 not in DEPTHS:
+                raise AssertionError("unreachable: check_budget passed")
+            if len(lowerable) == 0:
+                row[depth - 1] = -1
+                continue
+            layer = int(rng.choice(lowerable))
+            row[layer] = int(rng.choice(np.flatnonzero(cost.units[layer] < current[layer])))
+    return kinds
+
+
+def sample_near(n: int, cost: QuantisedCost, budget: float, rng: np.random.Generator) -> np.ndarray:
+    """`n` archs within the budget for the surrogate's first sample: drawn as in
+    sample_kinds and repaired when over budget, so tight budgets work too (the archs
+    lean to the budget's edge, where the search looks)."""
+    return repair_within(sample_kinds(n, rng), cost, budget, rng)
+
+
 def _with_single_changes(base: np.ndarray) -> np.ndarray:
     """Every arch differing from `base` in the kind of exactly one present layer."""
     depth = int(depths_of_kinds(base[None])[0])
@@ -328,7 +359,7 @@ def run_refine(
 ) -> None:
     """The refined search for one budget (module docstring), until evaluations run out."""
     check_budget(cost, budget)
-    surrogate, score = _start_surrogate(evaluator, lambda n: sample_within(n, cost, budget, rng))
+    surrogate, score = _start_surrogate(evaluator, lambda n: sample_near(n, cost, budget, rng))
     refitter = _Refitter(evaluator, surrogate, score)
 
     def evaluate_front_best(n: int) -> None:
@@ -351,7 +382,7 @@ def run_refine(
         )
         if pick is None:  # every evaluated arch is expanded: spend the rest at random
             idle += 1
-            evaluator.evaluate_some(archs_from_kind_matrix(sample_within(BATCH, cost, budget, rng)))
+            evaluator.evaluate_some(archs_from_kind_matrix(sample_near(BATCH, cost, budget, rng)))
             continue
         moves = neighbourhood(_rows_of([pick])[0])
         moves = moves[cost.of_kinds(moves) <= budget]

@@ -12,6 +12,7 @@ import pytest
 
 from schemas.encodings import get_encoding
 from schemas.search_space import RANK_FIELDS, TASKS
+from tasks.fitting import one_blas_thread_per_fit
 from tasks.predictors import make_predictor
 from tasks.synthetic import make_demo_train
 
@@ -25,6 +26,7 @@ def demo_train():
 
 
 def fit_all(frame, name: str, tasks=TASKS) -> dict:
+    one_blas_thread_per_fit()  # BLAS threads on a busy 2-core machine made fits 10x slower
     X = get_encoding("onehot").build(frame["arch"].tolist())
     return {
         task: make_predictor(name).fit(X, frame[field].to_numpy(dtype=np.float64))
