@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -57,8 +58,12 @@ class QuantisedCost:
     def units_of_kinds(self, kinds: np.ndarray) -> np.ndarray:
         """(n,) integer cost sums of an (n, n_layers) kind matrix (-1 past the depth)."""
         kinds = np.asarray(kinds)
-        padded = np.concatenate([self.units, np.zeros((len(self.units), 1), np.int64)], 1)
-        return padded[np.arange(kinds.shape[1])[None, :], kinds].sum(axis=1)  # -1: the 0 column
+        return self._padded[np.arange(kinds.shape[1])[None, :], kinds].sum(axis=1)
+
+    @cached_property
+    def _padded(self) -> np.ndarray:
+        """units with a zero column that kind -1 (an absent layer) picks."""
+        return np.concatenate([self.units, np.zeros((len(self.units), 1), np.int64)], axis=1)
 
     def of_kinds(self, kinds: np.ndarray) -> np.ndarray:
         return self.of_units(self.units_of_kinds(kinds))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -63,15 +64,21 @@ class AdditiveScore:
         front's dynamic programming adds them in, so both give identical floats."""
         kinds = np.asarray(kinds)
         depth = (kinds >= 0).sum(axis=1)
-        # a zero column for absent layers (kind -1): adding 0.0 leaves a float unchanged
-        padded = np.concatenate([self.layer_terms, np.zeros((len(self.layer_terms), 1))], 1)
         total = np.zeros(len(kinds))
         for layer in range(kinds.shape[1]):
-            total = total + padded[layer, kinds[:, layer]]
-        unknown = sorted(set(depth.tolist()) - set(self.depth_terms))
-        if unknown:
+            total = total + self._padded[layer, kinds[:, layer]]
+        by_depth = np.full(kinds.shape[1] + 1, np.nan)
+        by_depth[list(self.depth_terms)] = list(self.depth_terms.values())
+        if np.isnan(by_depth[depth]).any():
+            unknown = sorted(set(depth[np.isnan(by_depth[depth])].tolist()))
             raise ValueError(f"depths {unknown} are not allowed by this score")
-        return total + np.array([self.depth_terms[d] for d in depth.tolist()])
+        return total + by_depth[depth]
+
+    @cached_property
+    def _padded(self) -> np.ndarray:
+        """layer_terms with a zero column for absent layers (kind -1): adding 0.0 leaves
+        a float unchanged, so the sums match the DP's bit for bit."""
+        return np.concatenate([self.layer_terms, np.zeros((len(self.layer_terms), 1))], axis=1)
 
     def of_archs(self, codes: Sequence[str]) -> np.ndarray:
         """Scores of 37-character arch strings (the real space: 12 layers, 9 kinds)."""

@@ -22,6 +22,7 @@ method alike. All randomness comes from the `seed`."""
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -369,21 +370,19 @@ def run_refine(
 
     evaluate_front_best(N_SEEDS)
     expansions: dict[str, int] = {}
-    idle = 0
+    queue: list[tuple[float, int]] = []  # (-goodness, evaluation index): best, then oldest
+    queued, idle = 0, 0
     while evaluator.remaining > 0 and idle < MAX_IDLE_ROUNDS:
-        values = np.asarray(evaluator.values)
-        pick = next(  # everything evaluated here is within the budget
-            (
-                evaluator.archs[i]
-                for i in np.argsort(-values, kind="stable")
-                if expansions.get(evaluator.archs[i], 0) < MAX_EXPANSIONS
-            ),
-            None,
-        )
-        if pick is None:  # every evaluated arch is expanded: spend the rest at random
+        for i in range(queued, evaluator.n_evals):  # all evaluated here are within budget
+            heapq.heappush(queue, (-evaluator.values[i], i))
+        queued = evaluator.n_evals
+        while queue and expansions.get(evaluator.archs[queue[0][1]], 0) >= MAX_EXPANSIONS:
+            heapq.heappop(queue)
+        if not queue:  # every evaluated arch is expanded: spend the rest at random
             idle += 1
             evaluator.evaluate_some(archs_from_kind_matrix(sample_near(BATCH, cost, budget, rng)))
             continue
+        pick = evaluator.archs[queue[0][1]]
         moves = neighbourhood(_rows_of([pick])[0])
         moves = moves[cost.of_kinds(moves) <= budget]
         new = _best_unseen(evaluator, moves, refitter.score.of_kinds(moves))

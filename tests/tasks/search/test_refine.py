@@ -19,6 +19,8 @@ from tasks.search.refine import (
     evolution_search,
     neighbourhood,
     random_search,
+    run_evolution,
+    run_random,
     sample_kinds,
     search_budget,
     search_front,
@@ -196,3 +198,15 @@ def test_additive_surrogate_recovers_an_additive_objective():
     fitted = surrogate.fit()
     other = sample_kinds(200, rng)
     assert np.allclose(fitted.of_kinds(other), score.of_kinds(other), atol=1e-6)
+
+
+@pytest.mark.parametrize("run", [run_evolution, run_random], ids=lambda f: f.__name__)
+def test_anytime_baselines_at_fewer_evaluations_are_a_prefix_of_longer_runs(run):
+    # bench/search_compare.py reads the baselines' smaller counts off one long run
+    cost = quantise_additive_cost(params_cost())
+    budget = _budget(params_cost(), 40)
+    short, long = Evaluator(ToyObjective(), 230), Evaluator(ToyObjective(), 700)
+    run(short, cost, budget, np.random.default_rng(5))
+    run(long, cost, budget, np.random.default_rng(5))
+    assert short.n_evals == 230 and long.n_evals == 700
+    assert long.archs[:230] == short.archs
