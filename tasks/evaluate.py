@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -10,7 +11,10 @@ import pandas as pd
 from scipy.stats import kendalltau
 
 from schemas.search_space import TASKS
+from tasks.events import event
 from tasks.predictors import make_predictor
+
+logger = logging.getLogger(__name__)
 
 
 class HoldoutError(ValueError):
@@ -92,6 +96,13 @@ def score_fold(
     for t, task in enumerate(TASKS):
         model = make_predictor(predictor_name, seed=seed).fit(X[train_idx], ranks[train_idx, t])
         taus[task] = kendall_tau(model.predict(X[test_idx]), ranks[test_idx, t])
+        logger.info(
+            "%s: tau %.4f on %d held-out archs",
+            task,
+            taus[task],
+            len(test_idx),
+            extra=event("fold_task", task=task, tau=taus[task]),
+        )
     return taus
 
 

@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 from schemas.search_space import TASKS
 from tasks.encode import load_cached_features
 from tasks.evaluate import Holdout, holdout_splits, kendall_tau
+from tasks.events import event
 from tasks.predictors import make_predictor
 from tasks.predictors.base import Predictor
 
@@ -64,12 +65,14 @@ def fit_task_model(
     model = make_predictor(predictor_name, seed=seed).fit(
         X_train, np.asarray(train_ranks, dtype=np.float64)
     )
+    seconds = time.perf_counter() - started
     logger.info(
         "%s: fitted %s on %d archs in %.2f s",
         task,
         predictor_name,
         len(X_train),
-        time.perf_counter() - started,
+        seconds,
+        extra=event("fitted", task=task, seconds=seconds),
     )
     return model
 
@@ -110,7 +113,14 @@ def holdout_taus_for_task(
         model = make_predictor(predictor_name, seed=seed).fit(X[train_idx], y[train_idx])
         taus.append(kendall_tau(model.predict(X[test_idx]), y[test_idx]))
     if taus:
-        logger.info("%s: holdout %s Kendall tau %.4f", task, holdout, float(np.mean(taus)))
+        tau = float(np.mean(taus))
+        logger.info(
+            "%s: holdout %s Kendall tau %.4f",
+            task,
+            holdout,
+            tau,
+            extra=event("holdout", task=task, tau=tau),
+        )
     return taus
 
 

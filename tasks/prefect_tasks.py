@@ -17,6 +17,7 @@ from prefect.runtime import flow_run
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS, TASKS
 from tasks import encode, fitting, io, parameters, paths, submission, validate
 from tasks.evaluate import Holdout
+from tasks.events import event
 from tasks.run_names import short_input_hash, short_train_hash
 
 # INFO records of the plain functions (fit times, taus) reach the run logs when
@@ -160,6 +161,11 @@ def publish_evaluation(
         get_run_logger().info(
             "holdout %s, %s: Kendall tau %.4f", holdout, row["task"], row["kendall_tau"]
         )
+    get_run_logger().info(
+        "average Kendall tau %.4f",
+        means["average"],
+        extra=event("taus", holdout=str(holdout), taus=means),
+    )
     create_table_artifact(
         key="kendall-tau",
         table=rows,
@@ -191,7 +197,13 @@ def check_submission(submission_frame: pd.DataFrame, test_frame: pd.DataFrame) -
 def write_submission(payload: bytes, out: Path) -> dict:
     io.write_bytes_atomic(out, payload)
     digest = hashlib.sha256(payload).hexdigest()
-    get_run_logger().info("wrote %s (%d bytes, sha256 %s)", out, len(payload), digest[:12])
+    get_run_logger().info(
+        "wrote %s (%d bytes, sha256 %s)",
+        out,
+        len(payload),
+        digest[:12],
+        extra=event("written", path=str(out), bytes=len(payload), sha256=digest),
+    )
     return {"path": str(out), "bytes": len(payload), "sha256": digest}
 
 
