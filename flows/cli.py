@@ -84,7 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     quiet_tracebacks_for((ValidationFailed, *USER_ERRORS))
 
     pipeline = ufo_pipeline.with_options(task_runner=build_task_runner(args.runner))
-    args.session.view.plan = console.Plan(steps_per_task=1 if args.holdout == "none" else 2)
+    args.session.view.plan = console.Plan(steps_per_task=2)  # holdout-<task> and fit-<task>
     written = pipeline(
         train=args.train,
         test=args.test,
