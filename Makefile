@@ -58,6 +58,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py
 	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/selection.py
 	$(BIN)/python bench/update_readme.py
 
 clean:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from flows import console
+from flows.runners import DEFAULT_RUNNER
 from flows.settings import configure_prefect_environment, quiet_tracebacks_for
 from schemas.costs import DEFAULT_IMAGE_SIZE
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS, ArchError
@@ -91,7 +92,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         out=args.out,
         predictor=args.predictor or _default_predictor(),
         holdout=args.holdout,
-        seed=args.seed,
+        holdout_seed=args.holdout_seed,
+        refit=args.refit,
         fault=args.fault,
     )
     _report_run(args, written)
@@ -156,13 +158,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if holdout.kind == "none":
         raise HoldoutError("evaluate needs a holdout: last:N or kfold:K")
     encoding = get_predictor_class(predictor).encoding
-    folds = holdout.size if holdout.kind == "kfold" else 1
-    args.session.view.plan = console.Plan(steps_per_task=folds, label="holdout fits")
+    args.session.view.plan = console.Plan(label="tasks evaluated")
     frame = _read_valid(args.train, "train")
     features = encode_archs_cached(list(frame[ARCH_FIELD]), encoding, paths.cache_dir()).features
     ranks = frame[list(RANK_FIELDS)].astype(float).to_numpy()
     summary = summarise_taus(
-        evaluate_predictor(predictor, features, ranks, holdout, seed=args.seed)
+        evaluate_predictor(predictor, features, ranks, holdout, holdout_seed=args.holdout_seed)
     )
     args.session.view.stop()
     if args.json:
@@ -247,9 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--holdout", default="last:100", help="last:N, kfold:K or none (default last:100)"
     )
-    run.add_argument("--seed", type=int, default=0)
     run.add_argument(
-        "--runner", default="threads", help="threads, dask (local cluster) or tcp://HOST:PORT"
+        "--holdout-seed", type=int, default=0, help="shuffles the kfold:K holdout folds (default 0)"
+    )
+    run.add_argument(
+        "--refit",
+        action="store_true",
+        help="recompute the fits even if their results are cached under data/prefect-results",
+    )
+    run.add_argument(
+        "--runner", default=DEFAULT_RUNNER, help="threads, dask (local cluster) or tcp://HOST:PORT"
     )
     run.add_argument(
         "--fault", help=argparse.SUPPRESS
@@ -260,7 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--train", required=True)
     evaluate.add_argument("--predictor")
     evaluate.add_argument("--holdout", default="last:100")
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument(
+        "--holdout-seed", type=int, default=0, help="shuffles the kfold:K folds (default 0)"
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(handler=cmd_evaluate)
 
@@ -274,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     make_test.add_argument("--train", required=True)
     make_test.add_argument("--out", required=True)
     make_test.add_argument("--n", type=int, default=99_500)
-    make_test.add_argument("--seed", type=int, default=0)
+    make_test.add_argument("--seed", type=int, default=0, help="seeds the arch sampler")
     make_test.set_defaults(handler=cmd_make_test)
 
     make_demo = sub.add_parser(
@@ -284,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     make_demo.add_argument("--test-out", default=str(paths.demo_test_path()))
     make_demo.add_argument("--n", type=int, default=500)
     make_demo.add_argument("--n-test", type=int, default=2_000)
-    make_demo.add_argument("--seed", type=int, default=0)
+    make_demo.add_argument("--seed", type=int, default=0, help="seeds the synthetic data")
     make_demo.set_defaults(handler=cmd_make_demo)
 
     search = sub.add_parser(
@@ -318,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_EVALS,
         help=f"model evaluations for a non-additive predictor's search (default {DEFAULT_MAX_EVALS})",
     )
-    search.add_argument("--runner", default="threads", help="threads, dask or tcp://HOST:PORT")
+    search.add_argument("--runner", default=DEFAULT_RUNNER, help="threads, dask or tcp://HOST:PORT")
     search.set_defaults(handler=cmd_search)
 
     predictors = sub.add_parser("predictors", help="list registered predictors")

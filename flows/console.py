@@ -78,7 +78,6 @@ class View:
     done_steps: int = 0
     task_steps: dict[str, list[str]] = field(default_factory=dict)
     fit_seconds: dict[str, float] = field(default_factory=dict)
-    fold_taus: list[float] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _progress: object = None
     _bar: object = None
@@ -166,8 +165,9 @@ class View:
             self.taus.setdefault(payload["task"], payload["tau"])
         elif kind == "fitted":
             self.fit_seconds[payload["task"]] = payload["seconds"]
-        elif kind == "fold_task":
-            self._fold_step(payload["task"], payload["tau"])
+        elif kind == "evaluated":  # `ufo evaluate`: all folds of one task
+            self.taus[payload["task"]] = payload["tau"]
+            self._step_done(payload["task"], "holdout", "Completed")
         elif kind == "taus":
             self.taus, self.holdout = dict(payload["taus"]), payload["holdout"]
         elif kind == "written":
@@ -194,17 +194,6 @@ class View:
             detail = ", ".join(parts)
             text = f"  {task:<11} done ({finished}/{len(self.plan.tasks)})"
             self.line(text + (f": {detail}" if detail else ""))
-
-    def _fold_step(self, task: str, tau: float) -> None:
-        self.fold_taus.append(tau)
-        self._advance()
-        if self.plan is None or len(self.fold_taus) % len(self.plan.tasks):
-            return
-        fold = len(self.fold_taus) // len(self.plan.tasks)
-        last = self.fold_taus[-len(self.plan.tasks) :]
-        self.line(
-            f"  fold {fold}/{self.plan.steps_per_task} done: mean tau {sum(last) / len(last):.4f}"
-        )
 
 
 class _ConsoleHandler(logging.Handler):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# What `ufo run`, `ufo search` and the flows' own defaults use.
+DEFAULT_RUNNER = "threads"
+
 
 def build_task_runner(spec: str):
     """`threads`, `dask` (a local cluster of 2 single-threaded worker processes), or a

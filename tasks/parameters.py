@@ -105,7 +105,7 @@ def check_search_parameters(
     checked by the search, which knows the cost (a latency table has to be read first)."""
     from schemas.costs import n_tokens
     from schemas.search_space import TASKS
-    from tasks.search.budget import parse_budget
+    from tasks.search.budget import cost_for, parse_budget, require_reachable
 
     problems = []
     train_path = Path(train or paths.demo_train_path()).expanduser()
@@ -139,6 +139,12 @@ def check_search_parameters(
         n_tokens(image_size)
     except ValueError as exc:
         problems.append(str(exc))
+    else:
+        if parsed_budget is not None and parsed_budget.metric != "latency":
+            try:  # a latency budget is checked once its table has been read
+                require_reachable(parsed_budget, cost_for(parsed_budget.metric, image_size, None))
+            except ParameterError as exc:
+                problems.append(str(exc))
     if out_path.exists() and not out_path.is_dir():
         problems.append(f"output {out_path} is a file; give a folder for the search report")
     if problems:

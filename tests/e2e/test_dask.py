@@ -9,9 +9,9 @@ from tests.e2e.stack import (
     FIT_NAMES,
     cli_run,
     flow_run_id,
-    latest_states,
     make_inputs,
     wait_for_flow_run,
+    wait_for_states,
 )
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ def _scheduler_transitions(address: str) -> int:
 
 
 def _assert_fits_computed(stack, run_id):
-    states = latest_states(stack, run_id, attempt=1)
+    states = wait_for_states(stack, run_id, attempt=1, final=FIT_NAMES)
     assert {n: states[n] for n in FIT_NAMES} == dict.fromkeys(FIT_NAMES, "Completed")
 
 

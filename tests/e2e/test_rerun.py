@@ -10,15 +10,17 @@ from tests.e2e.stack import (
     FIT_NAMES,
     cli_run,
     flow_run_id,
-    latest_states,
-    log_text,
     make_inputs,
-    task_runs,
     wait_for_flow_run,
+    wait_for_logs,
+    wait_for_states,
+    wait_for_task_runs,
 )
 
 pytestmark = pytest.mark.slow
 DOWNSTREAM = ("assemble-submission", "check-submission", "write-submission", "publish-summary")
+HOLDOUTS = tuple(name.replace("fit-", "holdout-", 1) for name in FIT_NAMES)
+RERUN_STEPS = (*FIT_NAMES, *HOLDOUTS, *DOWNSTREAM)  # what a successful rerun must record
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +61,12 @@ def _short(states: dict[str, str]) -> dict[str, str]:
 
 
 def _assert_first_attempt(stack, run, failed_fit):
-    runs = {r.name: r for r in task_runs(stack, run.id)}
+    # Wait until every fit is recorded final; only then is "nothing downstream ran" meaningful.
+    runs = {r.name: r for r in wait_for_task_runs(stack, run.id, FIT_NAMES, attempt=1)}
     assert runs[failed_fit].state.name == "Failed"
     assert runs[failed_fit].run_count == 3, "two task retries before giving up"
     assert "injected fault" in runs[failed_fit].state.message
-    states = _short(latest_states(stack, run.id, attempt=1))
+    states = _short({name: r.state.name for name, r in runs.items()})
     assert {n: states[n] for n in FIT_NAMES if n != failed_fit} == {
         n: "Completed" for n in FIT_NAMES if n != failed_fit
     }
@@ -93,10 +96,10 @@ def test_retry_of_a_failed_flow_run_recomputes_only_the_failed_fit(stack, inputs
     assert retried.returncode == 0, retried.stdout + retried.stderr
     run = wait_for_flow_run(stack, run.id, min_run_count=2)
     assert run.state.name == "Completed", run.state.message
-    _assert_only_failed_fit_recomputed(latest_states(stack, run.id, attempt=2), "fit-vehicleid")
-    logs = log_text(stack, run.id)
-    assert "cache hit" in logs  # the Parquet encodings were reused too
-    assert "Finished in state Cached" in logs
+    states = wait_for_states(stack, run.id, attempt=2, final=RERUN_STEPS)
+    _assert_only_failed_fit_recomputed(states, "fit-vehicleid")
+    # "cache hit": the Parquet encodings were reused too.
+    wait_for_logs(stack, run.id, contains=("cache hit", "Finished in state Cached"))
     assert out.read_bytes() == clean.read_bytes()
 
 
@@ -111,5 +114,6 @@ def test_triggering_again_with_the_same_parameters_reuses_the_finished_fits(stac
     assert done.returncode == 0, done.stdout + done.stderr
     again = wait_for_flow_run(stack, flow_run_id(done.stdout))
     assert again.id != failed.id and again.name == failed.name  # same inputs, same run name
-    _assert_only_failed_fit_recomputed(latest_states(stack, again.id, attempt=1), "fit-sop")
+    states = wait_for_states(stack, again.id, attempt=1, final=RERUN_STEPS)
+    _assert_only_failed_fit_recomputed(states, "fit-sop")
     assert out.read_bytes() == clean.read_bytes()

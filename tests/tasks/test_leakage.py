@@ -49,8 +49,7 @@ class RecordingPredictor(Predictor):
 
 @pytest.fixture
 def recording(monkeypatch, tmp_path):
-    encoded = encode.encode_archs_cached(ARCHS, "onehot", tmp_path)
-    features = fitting.load_features(encoded.cache_path)
+    features = encode.encode_archs_cached(ARCHS, "onehot", tmp_path).features
     row_of = {row.tobytes(): i for i, row in enumerate(features)}
     assert len(row_of) == N, "every arch has its own feature row"
     monkeypatch.setitem(PREDICTORS, RecordingPredictor.name, RecordingPredictor)
@@ -58,7 +57,7 @@ def recording(monkeypatch, tmp_path):
     monkeypatch.setattr(RecordingPredictor, "row_of", row_of)
     records = train_records(ARCHS, seed=4)
     ranks = np.array([[records[k][f"{t}_rank"] for t in TASKS] for k in records], dtype=float)
-    return features, ranks, encoded.cache_path
+    return features, ranks
 
 
 def _fit_predict_pairs(calls) -> list[tuple[frozenset, tuple, frozenset]]:
@@ -95,25 +94,26 @@ def _assert_no_leak(pairs, folds, ranks_of_task) -> None:
 
 @pytest.mark.parametrize("spec", HOLDOUTS)
 def test_evaluate_fits_and_scores_each_fold_on_its_own_rows(recording, spec):
-    features, ranks, _ = recording
-    evaluate.evaluate_predictor("recording", features, ranks, parse_holdout(spec), seed=0)
+    features, ranks = recording
+    evaluate.evaluate_predictor("recording", features, ranks, parse_holdout(spec))
     pairs = _fit_predict_pairs(RecordingPredictor.calls)
     folds = _expected_folds(spec)
     assert len(pairs) == len(folds) * len(TASKS)
-    for fold_index, fold in enumerate(folds):  # evaluate: folds outside, tasks inside
-        for t in range(len(TASKS)):
-            pair = pairs[fold_index * len(TASKS) + t]
-            _assert_no_leak([pair], [fold], ranks[:, t].tolist())
+    for t in range(len(TASKS)):  # evaluate: tasks outside, folds inside
+        task_pairs = pairs[t * len(folds) : (t + 1) * len(folds)]
+        _assert_no_leak(task_pairs, folds, ranks[:, t].tolist())
 
 
 @pytest.mark.parametrize("spec", HOLDOUTS)
 def test_the_flows_holdout_step_fits_and_scores_each_fold_on_its_own_rows(recording, spec):
-    _, ranks, path = recording
+    features, ranks = recording
+    train = fitting.TrainingSet(
+        features=features,
+        ranks={task: ranks[:, t].astype(np.int64) for t, task in enumerate(TASKS)},
+    )
     for t, task in enumerate(TASKS):
         RecordingPredictor.calls.clear()
-        taus = fitting.holdout_taus_for_task(
-            task, "recording", path, ranks[:, t].astype(int).tolist(), parse_holdout(spec), 0
-        )
+        taus = fitting.holdout_taus_for_task(task, "recording", train, parse_holdout(spec))
         folds = _expected_folds(spec)
         assert len(taus) == len(folds)
         _assert_no_leak(_fit_predict_pairs(RecordingPredictor.calls), folds, ranks[:, t].tolist())
