@@ -166,8 +166,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         evaluate_predictor(predictor, features, ranks, holdout, holdout_seed=args.holdout_seed)
     )
     args.session.view.stop()
-    if args.json:
-        emit(
+    if args.json:  # stdout holds only the JSON object (stage lines went to stderr)
+        sys.stdout.write(
             json.dumps(
                 {
                     "predictor": predictor,
@@ -176,6 +176,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     "average": summary["average"],
                 }
             )
+            + "\n"
         )
     else:
         emit(console.tau_table(summary, f"Kendall tau, predictor {predictor}, holdout {holdout}:"))
