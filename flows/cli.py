@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from flows import console
 from flows.runners import DEFAULT_RUNNER
 from flows.settings import configure_prefect_environment, quiet_tracebacks_for
 from schemas.costs import DEFAULT_IMAGE_SIZE
@@ -21,22 +22,45 @@ from tasks.parameters import (
     DEFAULT_TOP,
     ParameterError,
 )
+from tasks.predictors import UnknownPredictorError
 
 logger = logging.getLogger("ufo")
-# Errors a user can fix: reported as one paragraph, no traceback, exit code 2.
+# Errors a user can fix: reported as one paragraph, no traceback, exit code 2. Anything
+# else is a bug: exit code 3, a short message, the traceback in the log file.
 USER_ERRORS = (
     io.InputFileError,
     ParameterError,
     HoldoutError,
     ArchError,
-    KeyError,
-    FileNotFoundError,
+    UnknownPredictorError,
 )
+EXIT_INVALID_INPUT, EXIT_USER_ERROR, EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED = 1, 2, 3, 130
+LOGGED_COMMANDS = ("run", "search", "evaluate", "validate")  # say where their full log is
+_VIEW: console.View | None = None  # the running command's console, if any
 
 
 def emit(text: str) -> None:
+    if _VIEW is not None:
+        _VIEW.line(text)
+        return
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _report_run(args: argparse.Namespace, written: str) -> None:
+    """The end of a run: the tau table, the submission and where the full log is."""
+    import hashlib
+
+    session: console.Session = args.session
+    session.view.stop()
+    view = session.view
+    if view.taus:
+        emit(console.tau_table(view.taus, f"Kendall tau on the holdout {view.holdout}:"))
+    elif args.holdout != "none":
+        emit("Kendall tau per task: see the kendall-tau artifact (dashboard) or the log")
+    payload = Path(written).read_bytes()
+    emit(f"submission written to {written}")
+    emit(f"  {len(payload)} bytes, sha256 {hashlib.sha256(payload).hexdigest()}")
 
 
 def _default_predictor() -> str:
@@ -61,6 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     quiet_tracebacks_for((ValidationFailed, *USER_ERRORS))
 
     pipeline = ufo_pipeline.with_options(task_runner=build_task_runner(args.runner))
+    args.session.view.plan = console.Plan(steps_per_task=2)  # holdout-<task> and fit-<task>
     written = pipeline(
         train=args.train,
         test=args.test,
@@ -71,7 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         refit=args.refit,
         fault=args.fault,
     )
-    emit(f"submission written to {written}")
+    _report_run(args, written)
     return 0
 
 
@@ -90,14 +115,16 @@ def cmd_search(args: argparse.Namespace) -> int:
         image_size=args.image_size,
         max_evals=args.max_evals,
     )
-    check_search_parameters(**options)  # before Prefect starts, as for `ufo run`
+    checked = check_search_parameters(**options)  # before Prefect starts, as for `ufo run`
     configure_prefect_environment()
     from flows.runners import build_task_runner
     from flows.search import ufo_search
 
     quiet_tracebacks_for((ValidationFailed, *USER_ERRORS))
     search = ufo_search.with_options(task_runner=build_task_runner(args.runner))
+    args.session.view.plan = console.Plan(tasks=checked.tasks)
     out = Path(search(**options))
+    args.session.view.stop()
     picks = json.loads((out / "picks.json").read_text())
     has_latency = bool(picks) and "latency_ms" in picks[0]
     emit(f"picks within {args.budget} (objective {args.task}, predictor {options['predictor']}):")
@@ -131,14 +158,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if holdout.kind == "none":
         raise HoldoutError("evaluate needs a holdout: last:N or kfold:K")
     encoding = get_predictor_class(predictor).encoding
+    args.session.view.plan = console.Plan(label="tasks evaluated")
     frame = _read_valid(args.train, "train")
     features = encode_archs_cached(list(frame[ARCH_FIELD]), encoding, paths.cache_dir()).features
     ranks = frame[list(RANK_FIELDS)].astype(float).to_numpy()
     summary = summarise_taus(
         evaluate_predictor(predictor, features, ranks, holdout, holdout_seed=args.holdout_seed)
     )
-    if args.json:
-        emit(
+    args.session.view.stop()
+    if args.json:  # stdout holds only the JSON object (stage lines went to stderr)
+        sys.stdout.write(
             json.dumps(
                 {
                     "predictor": predictor,
@@ -147,11 +176,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     "average": summary["average"],
                 }
             )
+            + "\n"
         )
     else:
-        emit(f"predictor {predictor}, holdout {holdout}")
-        for name, value in summary.items():
-            emit(f"  {name:<12} {value:.4f}")
+        emit(console.tau_table(summary, f"Kendall tau, predictor {predictor}, holdout {holdout}:"))
     return 0
 
 
@@ -395,27 +423,56 @@ def build_parser() -> argparse.ArgumentParser:
 
     predictors = sub.add_parser("predictors", help="list registered predictors")
     predictors.set_defaults(handler=cmd_predictors)
+    for command in sub.choices.values():
+        command.add_argument(
+            "--verbose",
+            action="store_true",
+            help="show the full Prefect and library logs on the console (they always go to the log file)",
+        )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for name in ("ufo", "tasks", "flows"):  # our INFO lines; libraries stay at WARNING
-        logging.getLogger(name).setLevel(logging.INFO)
+    global _VIEW
     args = build_parser().parse_args(argv)
+    # `evaluate --json` keeps stdout for the JSON object; stage lines go to stderr.
+    out = sys.stderr if getattr(args, "json", False) else sys.stdout
+    with console.session(args.command, args.verbose, out=out) as session:
+        args.session, _VIEW = session, session.view
+        try:
+            code = _run_handler(args, session)
+        finally:
+            _VIEW = None
+        if args.command in LOGGED_COMMANDS and (code == 0 or session.log_path.exists()):
+            out.write(f"full log: {session.log_path}\n")
+        return code
+
+
+def _run_handler(args: argparse.Namespace, session: console.Session) -> int:
     from tasks.validate import ValidationFailed
 
     try:
         return args.handler(args)
     except ValidationFailed as failed:
+        session.view.stop()
         sys.stderr.write(f"ufo: input rejected, nothing was written.\n{failed.report.to_text()}\n")
-        return 1
+        return EXIT_INVALID_INPUT
     except USER_ERRORS as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-        sys.stderr.write(f"ufo: {message}\n")
-        return 2
+        session.view.stop()
+        sys.stderr.write(f"ufo: {error}\n")
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        session.view.stop()
+        sys.stderr.write("ufo: interrupted\n")
+        return EXIT_INTERRUPTED
+    except Exception as error:  # a bug, not the user's mistake: never disguised as one
+        session.view.stop()
+        logger.error("internal error in `ufo %s`", args.command, exc_info=error)
+        sys.stderr.write(
+            f"ufo: internal error ({type(error).__name__}: {error}). This is a bug in ufo-nas, "
+            f"not a problem with your input.\nThe full traceback is in {session.log_path}\n"
+        )
+        return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from prefect.runtime import flow_run
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS, TASKS
 from tasks import encode, fitting, io, parameters, paths, submission, validate
 from tasks.evaluate import Holdout
+from tasks.events import event
 from tasks.predictors import get_predictor_class
 from tasks.run_names import short_digest
 
@@ -176,6 +177,11 @@ def publish_evaluation(
         get_run_logger().info(
             "holdout %s, %s: Kendall tau %.4f", holdout, row["task"], row["kendall_tau"]
         )
+    get_run_logger().info(
+        "average Kendall tau %.4f",
+        means["average"],
+        extra=event("taus", holdout=str(holdout), taus=means),
+    )
     create_table_artifact(
         key="kendall-tau",
         table=rows,
@@ -207,7 +213,13 @@ def check_submission(submission_frame: pd.DataFrame, test_frame: pd.DataFrame) -
 def write_submission(payload: bytes, out: Path) -> dict:
     io.write_bytes_atomic(out, payload)
     digest = hashlib.sha256(payload).hexdigest()
-    get_run_logger().info("wrote %s (%d bytes, sha256 %s)", out, len(payload), digest[:12])
+    get_run_logger().info(
+        "wrote %s (%d bytes, sha256 %s)",
+        out,
+        len(payload),
+        digest[:12],
+        extra=event("written", path=str(out), bytes=len(payload), sha256=digest),
+    )
     return {"path": str(out), "bytes": len(payload), "sha256": digest}
 
 
