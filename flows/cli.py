@@ -11,7 +11,7 @@ from pathlib import Path
 from flows.settings import configure_prefect_environment, quiet_tracebacks_for
 from schemas.costs import DEFAULT_IMAGE_SIZE
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS, ArchError
-from tasks import io, paths
+from tasks import io, outputs, paths
 from tasks.evaluate import HoldoutError
 from tasks.parameters import (
     DEFAULT_BUDGET,
@@ -30,6 +30,7 @@ USER_ERRORS = (
     ArchError,
     KeyError,
     FileNotFoundError,
+    outputs.OutputError,
 )
 
 
@@ -50,9 +51,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     # Parameters are checked before Prefect starts (the flow checks them again, for
     # deployment runs that do not come through this command).
-    check_run_parameters(
+    run = check_run_parameters(
         args.train, args.test, args.out, args.predictor or _default_predictor(), args.holdout
     )
+    from tasks.confinement import REPLACE_HINT_CLI, check_submission_output
+
+    check_submission_output(run.out, run.test, replace_any=args.force, hint=REPLACE_HINT_CLI)
     configure_prefect_environment()
     from flows.pipeline import ufo_pipeline
     from flows.runners import build_task_runner
@@ -220,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--holdout", default="last:100", help="last:N, kfold:K or none (default last:100)"
     )
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--force", action="store_true", help="replace --out even if ufo did not write it"
+    )
     run.add_argument(
         "--runner", default="threads", help="threads, dask (local cluster) or tcp://HOST:PORT"
     )

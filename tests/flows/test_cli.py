@@ -122,7 +122,19 @@ def test_run_rejects_invalid_input_and_leaves_existing_output(
     out = tmp_path / "sub.json"
     out.write_text("previous submission")
     code = main(
-        run_args(str(files / "test.json"), str(files / "test.json"), str(out), "--holdout", "none")
+        run_args(str(files / "test.json"), str(files / "test.json"), str(out), "--holdout", "none"),
+    )
+    assert code == 2  # not a submission ufo wrote: refused before any work
+    assert "was not written by ufo; give --force" in capsys.readouterr().err
+    code = main(
+        run_args(
+            str(files / "test.json"),
+            str(files / "test.json"),
+            str(out),
+            "--holdout",
+            "none",
+            "--force",
+        )
     )
     assert code == 1
     err = capsys.readouterr().err
@@ -135,7 +147,19 @@ def test_run_writes_the_submission(files, tmp_path, capsys, prefect_harness):
     args = run_args(files / "train.json", files / "test.json", out)
     assert main([*args, "--predictor", "gpnas", "--holdout", "last:20"]) == 0
     assert f"submission written to {out}" in capsys.readouterr().out
+    # ufo wrote it, so a second run replaces it without --force.
+    assert main([*args, "--predictor", "ridge", "--holdout", "none"]) == 0
     assert (
         main(["validate", str(out), "--kind", "submission", "--test", str(files / "test.json")])
         == 0
     )
+
+
+def test_run_refuses_to_replace_a_file_it_did_not_write(files, tmp_path, capsys):
+    notes = tmp_path / "notes.json"
+    notes.write_text("my notes")
+    code = main(run_args(files / "train.json", files / "test.json", notes))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"output {notes} exists and was not written by ufo; give --force" in err
+    assert "Traceback" not in err and notes.read_text() == "my notes"
