@@ -58,6 +58,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     check_submission_output(run.out, run.test, replace_any=args.force, hint=REPLACE_HINT_CLI)
     configure_prefect_environment()
+    from flows.lifetime import start_temporary_server_tied_to_us
+
+    start_temporary_server_tied_to_us()  # dies with us, even on kill -9
     from flows.pipeline import ufo_pipeline
     from flows.runners import build_task_runner
 
@@ -94,6 +97,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     )
     check_search_parameters(**options)  # before Prefect starts, as for `ufo run`
     configure_prefect_environment()
+    from flows.lifetime import start_temporary_server_tied_to_us
+
+    start_temporary_server_tied_to_us()
     from flows.runners import build_task_runner
     from flows.search import ufo_search
 
