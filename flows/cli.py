@@ -13,7 +13,7 @@ from flows.runners import DEFAULT_RUNNER
 from flows.settings import configure_prefect_environment, quiet_tracebacks_for
 from schemas.costs import DEFAULT_IMAGE_SIZE
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS, ArchError
-from tasks import io, paths
+from tasks import io, outputs, paths
 from tasks.evaluate import HoldoutError
 from tasks.parameters import (
     DEFAULT_BUDGET,
@@ -33,6 +33,7 @@ USER_ERRORS = (
     HoldoutError,
     ArchError,
     UnknownPredictorError,
+    outputs.OutputError,
 )
 EXIT_INVALID_INPUT, EXIT_USER_ERROR, EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED = 1, 2, 3, 130
 LOGGED_COMMANDS = ("run", "search", "evaluate", "validate")  # say where their full log is
@@ -75,10 +76,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     # Parameters are checked before Prefect starts (the flow checks them again, for
     # deployment runs that do not come through this command).
-    check_run_parameters(
+    run = check_run_parameters(
         args.train, args.test, args.out, args.predictor or _default_predictor(), args.holdout
     )
+    from tasks.confinement import REPLACE_HINT_CLI, check_submission_output
+
+    check_submission_output(run.out, run.test, replace_any=args.force, hint=REPLACE_HINT_CLI)
     configure_prefect_environment()
+    from flows.lifetime import start_temporary_server_tied_to_us
+
+    start_temporary_server_tied_to_us()  # dies with us, even on kill -9
     from flows.pipeline import ufo_pipeline
     from flows.runners import build_task_runner
 
@@ -117,6 +124,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     )
     checked = check_search_parameters(**options)  # before Prefect starts, as for `ufo run`
     configure_prefect_environment()
+    from flows.lifetime import start_temporary_server_tied_to_us
+
+    start_temporary_server_tied_to_us()
     from flows.runners import build_task_runner
     from flows.search import ufo_search
 
@@ -314,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--refit",
         action="store_true",
         help="recompute the fits even if their results are cached under data/prefect-results",
+    )
+    run.add_argument(
+        "--force", action="store_true", help="replace --out even if ufo did not write it"
     )
     run.add_argument(
         "--runner", default=DEFAULT_RUNNER, help="threads, dask (local cluster) or tcp://HOST:PORT"

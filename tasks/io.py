@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from schemas.search_space import ARCH_FIELD, KEY_COLUMN, RANK_FIELDS
+from tasks import outputs
 
 MAX_EXAMPLES = 5
 
@@ -194,23 +195,28 @@ def atomic_target(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path` in one step,
     on any error it is removed and `path` is left as it was."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    # mkstemp creates 0600; give the final file the usual permissions (0666 less umask).
-    os.chmod(tmp, 0o666 & ~_process_umask())
+    tmp = None
     try:
+        with outputs.user_fixable_write_errors(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # A recognisable name with our pid: a later run removes it if we are killed.
+            fd, tmp_name = tempfile.mkstemp(prefix=outputs.temp_prefix(path), dir=path.parent)
+            os.close(fd)
+            tmp = Path(tmp_name)
+            # mkstemp creates 0600; give the final file the usual permissions (0666 less umask).
+            os.chmod(tmp, 0o666 & ~_process_umask())
         yield tmp
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        with outputs.user_fixable_write_errors(path):
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def write_bytes_atomic(path: Path, payload: bytes) -> None:
-    with atomic_target(path) as tmp:
+    with atomic_target(path) as tmp, outputs.user_fixable_write_errors(path):
         tmp.write_bytes(payload)
 
 

@@ -126,7 +126,19 @@ def test_run_rejects_invalid_input_and_leaves_existing_output(
     out = tmp_path / "sub.json"
     out.write_text("previous submission")
     code = main(
-        run_args(str(files / "test.json"), str(files / "test.json"), str(out), "--holdout", "none")
+        run_args(str(files / "test.json"), str(files / "test.json"), str(out), "--holdout", "none"),
+    )
+    assert code == 2  # not a submission ufo wrote: refused before any work
+    assert "was not written by ufo; give --force" in capsys.readouterr().err
+    code = main(
+        run_args(
+            str(files / "test.json"),
+            str(files / "test.json"),
+            str(out),
+            "--holdout",
+            "none",
+            "--force",
+        )
     )
     assert code == 1
     err = capsys.readouterr().err
@@ -164,6 +176,8 @@ def test_run_writes_the_submission_and_shows_stages_then_one_tau_table(
         assert noise not in captured.out + captured.err
     assert "Finished in state Completed" in log.read_text()
     assert "[fit-sop]" in log.read_text()
+    # ufo wrote it, so a second run replaces it without --force.
+    assert main([*args, "--predictor", "ridge", "--holdout", "none"]) == 0
     assert (
         main(["validate", str(out), "--kind", "submission", "--test", str(files / "test.json")])
         == 0
@@ -213,3 +227,13 @@ def test_a_nan_rank_is_rejected_naming_file_entry_and_field(tmp_path, capsys):
         f"ufo: {bad}: entry 'arch37', field 'cplfw_rank': NaN is not allowed, "
         "expected an integer rank\n"
     )
+
+
+def test_run_refuses_to_replace_a_file_it_did_not_write(files, tmp_path, capsys):
+    notes = tmp_path / "notes.json"
+    notes.write_text("my notes")
+    code = main(run_args(files / "train.json", files / "test.json", notes))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"output {notes} exists and was not written by ufo; give --force" in err
+    assert "Traceback" not in err and notes.read_text() == "my notes"
