@@ -26,6 +26,8 @@ def build_task_runner(spec: str):
         )
     if spec.startswith("tcp://"):
         return DaskTaskRunner(address=spec)
-    raise ValueError(
+    from tasks.parameters import ParameterError
+
+    raise ParameterError(
         f"task runner {spec!r} is not 'threads', 'dask' or a tcp://host:port scheduler address"
     )

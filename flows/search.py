@@ -6,7 +6,7 @@ from prefect import flow, unmapped
 
 from flows.runners import DEFAULT_RUNNER, build_task_runner
 from schemas.costs import DEFAULT_IMAGE_SIZE
-from schemas.search_space import ARCH_FIELD
+from schemas.search_space import ARCH_FIELD, TASKS
 from tasks.parameters import (
     DEFAULT_BUDGET,
     DEFAULT_MAX_EVALS,
@@ -61,11 +61,13 @@ def ufo_search(
     train_frame, train_digest = read_and_validate(run.train, "train")
     name_flow_run(f"search-{run.objective}-{run.budget.metric}", [train_digest])
     training, _ = encode_training(train_frame, run.predictor)
+    # All eight tasks, whatever the objective: the report shows every task's prediction,
+    # and a later search with another objective or budget finds every fit cached.
     models = fit_search_model.map(
-        list(run.tasks), predictor=unmapped(run.predictor), train=unmapped(training)
+        TASKS, predictor=unmapped(run.predictor), train=unmapped(training)
     )
     outcome = search_subnetworks(
-        dict(zip(run.tasks, models.result(), strict=True)),
+        dict(zip(TASKS, models.result(), strict=True)),
         list(train_frame[ARCH_FIELD]),
         run,
         latency,

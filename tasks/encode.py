@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas.encodings import get_encoding
+from tasks.events import event
 from tasks.io import atomic_target
 
 logger = logging.getLogger(__name__)
@@ -117,12 +118,17 @@ def encode_archs_cached(archs: list[str], encoding_name: str, cache_dir: Path) -
                 encoding_name,
                 len(archs),
                 path.name,
+                extra=event("encoded", encoding=encoding_name, archs=len(archs), hit=True),
             )
             return EncodedArchs(features, names, path, cache_hit=True)
     features = encoding.build(archs)
     _write_cache(path, archs, features, names, meta)
     logger.info(
-        "encoding %s: cache miss, encoded %d archs into %s", encoding_name, len(archs), path.name
+        "encoding %s: cache miss, encoded %d archs into %s",
+        encoding_name,
+        len(archs),
+        path.name,
+        extra=event("encoded", encoding=encoding_name, archs=len(archs), hit=False),
     )
     return EncodedArchs(features, names, path, cache_hit=False)
 

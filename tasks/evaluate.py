@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -10,8 +11,11 @@ import pandas as pd
 from scipy.stats import kendalltau
 
 from schemas.search_space import TASKS
+from tasks.events import event
 from tasks.predictors import get_predictor_class, make_predictor
 from tasks.predictors.base import Predictor
+
+logger = logging.getLogger(__name__)
 
 
 class HoldoutError(ValueError):
@@ -135,10 +139,19 @@ def evaluate_predictor(
     predictor_name: str, X: np.ndarray, ranks: np.ndarray, holdout: Holdout, holdout_seed: int = 0
 ) -> pd.DataFrame:
     """One row per fold, one column per task plus `average`. `ranks` is (n, 8) in TASKS order."""
-    per_task = {
-        task: fold_taus(predictor_name, X, ranks[:, t], holdout, holdout_seed, all_labels=ranks)
-        for t, task in enumerate(TASKS)
-    }
+    per_task = {}
+    for t, task in enumerate(TASKS):
+        per_task[task] = fold_taus(
+            predictor_name, X, ranks[:, t], holdout, holdout_seed, all_labels=ranks
+        )
+        tau = float(np.mean(per_task[task]))
+        logger.info(
+            "%s: mean Kendall tau %.4f over %d folds",
+            task,
+            tau,
+            len(per_task[task]),
+            extra=event("evaluated", task=task, tau=tau),
+        )
     table = pd.DataFrame(per_task, columns=list(TASKS))
     table.insert(0, "fold", range(len(table)))
     table["average"] = table[list(TASKS)].mean(axis=1)

@@ -16,6 +16,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from tasks.evaluate import Holdout, fold_taus
+from tasks.events import event
 from tasks.predictors import get_predictor_class, make_predictor
 from tasks.predictors.base import Predictor
 
@@ -77,12 +78,14 @@ def fit_task_model(
     y = train.labels(task).astype(np.float64)
     started = time.perf_counter()
     model = make_predictor(predictor_name).fit(train.features, y, shared=shared)
+    seconds = time.perf_counter() - started
     logger.info(
         "%s: fitted %s on %d archs in %.2f s",
         task,
         predictor_name,
         len(y),
-        time.perf_counter() - started,
+        seconds,
+        extra=event("fitted", task=task, seconds=seconds),
     )
     return model
 
@@ -122,7 +125,14 @@ def holdout_taus_for_task(
         all_labels=train.all_labels(),
     )
     if taus:
-        logger.info("%s: holdout %s Kendall tau %.4f", task, holdout, float(np.mean(taus)))
+        tau = float(np.mean(taus))
+        logger.info(
+            "%s: holdout %s Kendall tau %.4f",
+            task,
+            holdout,
+            tau,
+            extra=event("holdout", task=task, tau=tau),
+        )
     return taus
 
 

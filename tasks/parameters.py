@@ -79,8 +79,7 @@ DEFAULT_MAX_EVALS = 20_000
 @dataclass(frozen=True)
 class SearchParameters:
     train: Path
-    tasks: tuple[str, ...]  # the tasks to fit: one, or all eight for objective "all"
-    objective: str  # a task name or "all"
+    objective: str  # a task name, or "all": the eight tasks' standardised mean
     budget: object  # tasks.search.budget.Budget
     latency_table: Path | None
     top: int
@@ -120,8 +119,16 @@ def check_search_parameters(
     except ParameterError as exc:
         problems.append(str(exc))
     table = Path(latency_table).expanduser() if latency_table else None
+    latency = None
     if table is not None and not table.is_file():
         problems.append(f"latency table {table} does not exist")
+    elif table is not None:
+        from tasks.latency import read_latency_table
+
+        try:
+            latency = read_latency_table(table)
+        except ValueError as exc:  # LatencyFileError: names the file, the entry and the field
+            problems.append(str(exc))
     if parsed_budget is not None and parsed_budget.metric == "latency" and table is None:
         problems.append(
             f"budget {parsed_budget} needs a latency table: --latency-table FILE "
@@ -140,9 +147,11 @@ def check_search_parameters(
     except ValueError as exc:
         problems.append(str(exc))
     else:
-        if parsed_budget is not None and parsed_budget.metric != "latency":
-            try:  # a latency budget is checked once its table has been read
-                require_reachable(parsed_budget, cost_for(parsed_budget.metric, image_size, None))
+        if parsed_budget is not None and (parsed_budget.metric != "latency" or latency):
+            try:
+                require_reachable(
+                    parsed_budget, cost_for(parsed_budget.metric, image_size, latency)
+                )
             except ParameterError as exc:
                 problems.append(str(exc))
     if out_path.exists() and not out_path.is_dir():
@@ -151,7 +160,6 @@ def check_search_parameters(
         raise ParameterError("; ".join(problems))
     return SearchParameters(
         train=train_path,
-        tasks=TASKS if task == "all" else (task,),
         objective=task,
         budget=parsed_budget,
         latency_table=table,

@@ -16,8 +16,19 @@ from prefect.cache_policies import INPUTS, TASK_SOURCE, CacheKeyFnPolicy
 from prefect.runtime import flow_run
 
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS, TASKS
-from tasks import encode, fitting, io, parameters, paths, submission, validate
+from tasks import (
+    confinement,
+    encode,
+    fitting,
+    io,
+    outputs,
+    parameters,
+    paths,
+    submission,
+    validate,
+)
 from tasks.evaluate import Holdout
+from tasks.events import event
 from tasks.predictors import get_predictor_class
 from tasks.run_names import short_digest
 
@@ -68,7 +79,17 @@ fit_step = partial(
 def check_parameters(
     train: str, test: str, out: str, predictor: str, holdout: str
 ) -> parameters.RunParameters:
-    return parameters.check_run_parameters(train, test, out, predictor, holdout)
+    confined = confinement.in_deployment_run()
+    if confined:  # before any of these paths is touched
+        names = ("train", "test", "output")
+        labelled = zip(names, parameters.default_paths(train, test, out), strict=True)
+        confinement.require_inside_roots(dict(labelled))
+    run = parameters.check_run_parameters(train, test, out, predictor, holdout)
+    # The CLI has checked replacing (it honours --force); a deployment run never may.
+    confinement.check_submission_output(
+        run.out, run.test, replace_any=not confined, hint=confinement.REPLACE_HINT_DEPLOYMENT
+    )
+    return run
 
 
 def _publish_validation(report: validate.ValidationReport) -> None:
@@ -184,6 +205,11 @@ def publish_evaluation(
         get_run_logger().info(
             "holdout %s, %s: Kendall tau %.4f", holdout, row["task"], row["kendall_tau"]
         )
+    get_run_logger().info(
+        "average Kendall tau %.4f",
+        means["average"],
+        extra=event("taus", holdout=str(holdout), taus=means),
+    )
     create_table_artifact(
         key="kendall-tau",
         table=rows,
@@ -213,9 +239,18 @@ def check_submission(submission_frame: pd.DataFrame, test_frame: pd.DataFrame) -
 
 @task(name="write-submission")
 def write_submission(payload: bytes, out: Path) -> dict:
-    io.write_bytes_atomic(out, payload)
     digest = hashlib.sha256(payload).hexdigest()
-    get_run_logger().info("wrote %s (%d bytes, sha256 %s)", out, len(payload), digest[:12])
+    with outputs.user_fixable_write_errors(out):
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        outputs.record_written(out, digest)  # before the replace: a kill then loses nothing
+    io.write_bytes_atomic(out, payload)
+    get_run_logger().info(
+        "wrote %s (%d bytes, sha256 %s)",
+        out,
+        len(payload),
+        digest[:12],
+        extra=event("written", path=str(out), bytes=len(payload), sha256=digest),
+    )
     return {"path": str(out), "bytes": len(payload), "sha256": digest}
 
 
@@ -257,7 +292,21 @@ def search_run_name() -> str:
 
 @task(name="check-search-parameters")
 def check_search_parameters(**kwargs) -> parameters.SearchParameters:
-    return parameters.check_search_parameters(**kwargs)
+    confined = confinement.in_deployment_run()
+    if confined:  # before any of these paths is touched
+        confinement.require_inside_roots(
+            {
+                "train": kwargs.get("train") or paths.demo_train_path(),
+                "latency table": kwargs.get("latency_table"),
+                "output": kwargs.get("out") or paths.search_dir(),
+            }
+        )
+    run = parameters.check_search_parameters(**kwargs)
+    if confined:
+        from tasks.search.report import REPORT_FILES
+
+        confinement.check_report_folder(run.out, REPORT_FILES)
+    return run
 
 
 @task(name="read-latency-table")
@@ -296,6 +345,8 @@ def write_search_report(outcome, out: Path) -> dict[str, str]:
     from tasks.search.choose import write_outcome
 
     written = write_outcome(outcome, out)
+    for path in written.values():  # so a later deployment run may replace them
+        outputs.record_written(Path(path), outputs.sha256_file(Path(path)))
     get_run_logger().info("wrote %s to %s", ", ".join(written), out)
     return written
 

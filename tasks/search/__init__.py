@@ -1,2 +1,3 @@
-"""Choosing sub-networks to deploy: budgets, the exact Pareto front of additive models,
-the refined search for the others, and the search report."""
+"""Choosing sub-networks under a budget: the objective (objective.py), the exact
+Pareto front for additive objectives (front.py) and the refined search with its
+baselines for any objective (refine.py). Plain functions, no Prefect."""

@@ -32,6 +32,8 @@ def _base_env(root) -> dict[str, str]:
         "PREFECT_HOME": str(root / "prefect-home"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "UFO_DATA_DIR": str(data),
+        # Deployment runs may use the whole pytest temp folder (the tests' inputs and outputs).
+        "UFO_ALLOWED_ROOTS": str(root.parent),
         "UFO_RESULTS_DIR": str(data / "prefect-results"),
         "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(data / "prefect-results"),
         "PREFECT_LOGGING_EXTRA_LOGGERS": "tasks",

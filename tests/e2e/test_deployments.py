@@ -138,3 +138,21 @@ def test_bad_parameters_fail_at_once_with_a_clear_message(stack):
     rejected = stack.deployment_run("ufo-pipeline/demo", "bogus=1", watch=False)
     assert rejected.returncode == 1
     assert "bogus" in rejected.stdout + rejected.stderr
+
+
+def test_a_deployment_cannot_write_outside_the_allowed_roots(stack, tmp_path_factory):
+    victim = tmp_path_factory.getbasetemp().parent / "victim.json"  # outside UFO_ALLOWED_ROOTS
+    victim.write_text("precious")
+    try:
+        done = stack.deployment_run("ufo-pipeline/demo", f"out={victim}", timeout=230)
+        assert done.returncode == 1
+        run = wait_for_flow_run(stack, flow_run_id(done.stdout))
+        assert run.state.is_failed()
+        assert f"output {victim} is outside the folders deployment runs may use" in (
+            run.state.message
+        )
+        names = [r.name for r in wait_for_task_runs(stack, run.id, ["check-parameters"])]
+        assert len(names) == 1 and names[0].startswith("check-parameters"), names
+        assert victim.read_text() == "precious"
+    finally:
+        victim.unlink()

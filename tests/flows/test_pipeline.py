@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from schemas.search_space import ARCH_FIELD, RANK_FIELDS
+from flows.cli import main
+from schemas.search_space import ARCH_FIELD, RANK_FIELDS, TASKS
 from tasks.io import frame_to_records, write_competition_file
 from tasks.synthetic import make_demo_train, make_test_standin
 from tasks.validate import ValidationFailed
@@ -45,7 +46,9 @@ def _artifacts(state, keys: set[str]) -> dict:
     )
 
 
-def test_pipeline_writes_a_checked_submission_and_publishes_artifacts(prefect_harness, small_files):
+def test_pipeline_writes_a_checked_submission_and_publishes_artifacts(
+    prefect_harness, small_files, capsys
+):
     from flows.pipeline import ufo_pipeline
 
     train, test, folder = small_files
@@ -67,7 +70,28 @@ def test_pipeline_writes_a_checked_submission_and_publishes_artifacts(prefect_ha
     keys = {"kendall-tau", "run-summary", "validation-train", "validation-submission"}
     artifacts = _artifacts(state, keys)
     tau_rows = json.loads(artifacts["kendall-tau"].data)
-    assert [r["task"] for r in tau_rows][-1] == "average" and len(tau_rows) == 9
+    # The artifact holds the values `ufo evaluate` computes on the same data.
+    assert (
+        main(
+            [
+                "evaluate",
+                "--train",
+                str(train),
+                "--predictor",
+                "gpnas",
+                "--holdout",
+                "last:20",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    evaluated = json.loads(capsys.readouterr().out)
+    assert [r["task"] for r in tau_rows] == [*TASKS, "average"]
+    assert {r["task"]: r["kendall_tau"] for r in tau_rows} == {
+        **{t: round(evaluated["tau"][t], 4) for t in TASKS},
+        "average": round(evaluated["average"], 4),
+    }
     assert str(out) in artifacts["run-summary"].data and "sha256" in artifacts["run-summary"].data
 
     # Same inputs again: encodings come from the Parquet cache, output bytes identical.
