@@ -3,18 +3,28 @@ held-out labels into it through any fold loop, and the eigendecompositions it sh
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pytest
 
-from tasks.evaluate import fold_shared, fold_taus, holdout_splits, parse_holdout
-from tasks.fitting import TrainingSet, fit_task_model, holdout_taus_for_task
-from tasks.predictors import get_predictor_class, make_predictor
-from tasks.predictors.base import normal_scores
+from schemas.encodings import get_encoding
+from schemas.search_space import TASKS
+from tasks.evaluate import (
+    evaluate_predictor,
+    fold_shared,
+    fold_taus,
+    holdout_splits,
+    parse_holdout,
+)
+from tasks.fitting import TrainingSet, fit_shared_stats, fit_task_model, holdout_taus_for_task
+from tasks.predictors import PREDICTORS, get_predictor_class, make_predictor
+from tasks.predictors.base import Predictor, normal_scores
 from tasks.predictors.eigh_cache import eigh_cache_limit
 from tasks.predictors.interactions import INTERACTION_KERNELS
 from tasks.predictors.kernel_ridge import DEFAULT_KERNELS
 from tasks.predictors.shared_relevance import SharedRelevance, SharedRelevancePredictor
-from tests.factories import labelled_onehot
+from tests.factories import labelled_onehot, some_archs
 
 NAME = "shared_relevance"
 
@@ -173,3 +183,71 @@ def test_normal_scores_are_taken_per_task_before_sharing():
         X, np.column_stack([normal_scores(c) for c in Y.T])
     )
     assert shared.scale.tobytes() == direct.scale.tobytes()
+
+
+# ---- the same, row by row, for any cross-task predictor --------------------------------
+
+
+class RecordingShared(Predictor):
+    """A cross-task predictor that records the rows and labels fit_shared was given."""
+
+    name = "recording_shared"
+    description = "test predictor recording the rows its shared step sees"
+    target = "raw"
+    uses_shared = True
+    seen: ClassVar[list[tuple[frozenset[int], np.ndarray]]] = []
+    row_of: ClassVar[dict[bytes, int]] = {}
+
+    @classmethod
+    def _fit_shared(cls, X, Y):
+        cls.seen.append((frozenset(cls.row_of[r.tobytes()] for r in X), Y.copy()))
+        return len(cls.seen)
+
+    def _fit(self, X, y):
+        self.w = np.arange(X.shape[1], dtype=float)
+
+    def _predict(self, X):
+        return X @ self.w
+
+
+@pytest.fixture
+def recording_shared(monkeypatch):
+    archs = some_archs(120, seed=5)
+    X = get_encoding("onehot").build(archs)
+    Y = np.column_stack(
+        [np.random.default_rng(k).permutation(120) for k in range(len(TASKS))]
+    ).astype(float)
+    monkeypatch.setitem(PREDICTORS, RecordingShared.name, RecordingShared)
+    monkeypatch.setattr(RecordingShared, "seen", [])
+    monkeypatch.setattr(RecordingShared, "row_of", {r.tobytes(): i for i, r in enumerate(X)})
+    return X, Y
+
+
+@pytest.mark.parametrize("spec", ["last:30", "kfold:4"])
+def test_each_folds_shared_step_sees_exactly_its_training_rows(recording_shared, spec):
+    X, Y = recording_shared
+    folds = holdout_splits(len(X), parse_holdout(spec))
+    train = TrainingSet(
+        X.astype(np.uint8), {t: Y[:, k].astype(np.int64) for k, t in enumerate(TASKS)}
+    )
+    for run in (
+        lambda: evaluate_predictor(RecordingShared.name, X, Y, parse_holdout(spec)),  # ufo evaluate
+        lambda: holdout_taus_for_task("sop", RecordingShared.name, train, parse_holdout(spec)),
+    ):
+        RecordingShared.seen.clear()
+        run()
+        assert RecordingShared.seen, "the shared step ran"
+        for k, (rows, labels) in enumerate(RecordingShared.seen):
+            train_idx, _ = folds[k % len(folds)]
+            assert rows == frozenset(train_idx.tolist())
+            assert np.array_equal(labels, Y[train_idx]), "every task's labels on those rows"
+
+
+def test_the_flows_shared_step_sees_every_training_row(recording_shared):
+    X, Y = recording_shared
+    train = TrainingSet(
+        X.astype(np.uint8), {t: Y[:, k].astype(np.int64) for k, t in enumerate(TASKS)}
+    )
+    assert fit_shared_stats(RecordingShared.name, train) == 1
+    [(rows, labels)] = RecordingShared.seen
+    assert rows == frozenset(range(len(X))) and np.array_equal(labels, Y)
