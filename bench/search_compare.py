@@ -38,7 +38,7 @@ from schemas.search_space import RANK_FIELDS, TASKS, sample_archs  # noqa: E402
 from tasks.fitting import one_blas_thread_per_fit  # noqa: E402
 from tasks.io import read_competition_file  # noqa: E402
 from tasks.paths import shared_train_path  # noqa: E402
-from tasks.predictors import DEFAULT_PREDICTOR, make_predictor  # noqa: E402
+from tasks.predictors import DEFAULT_PREDICTOR, get_predictor_class, make_predictor  # noqa: E402
 from tasks.search.front import exact_front, quantise_additive_cost  # noqa: E402
 from tasks.search.objective import build_objective  # noqa: E402
 from tasks.search.refine import Evaluator, run_evolution, run_random, run_refine  # noqa: E402
@@ -61,8 +61,10 @@ STANDIN_LATENCY = AdditiveCost(
 def fit_predictors(frame, name: str, tasks) -> tuple[dict, float]:
     X = get_encoding("onehot").build(frame["arch"].tolist())
     started = time.perf_counter()
+    # what the predictor learns from all eight tasks together (None for most), once
+    shared = get_predictor_class(name).fit_shared(X, frame[list(RANK_FIELDS)].to_numpy(float))
     fitted = {
-        task: make_predictor(name).fit(X, frame[field].to_numpy(dtype=np.float64))
+        task: make_predictor(name).fit(X, frame[field].to_numpy(dtype=np.float64), shared=shared)
         for task, field in zip(TASKS, RANK_FIELDS, strict=True)
         if task in tasks
     }

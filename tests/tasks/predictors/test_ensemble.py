@@ -7,8 +7,7 @@ import numpy as np
 
 from schemas.encodings import get_encoding
 from schemas.search_space import sample_archs
-from tasks.predictors import DEFAULT_PREDICTOR, PREDICTORS, make_predictor
-from tasks.predictors.ensemble import EnsemblePredictor
+from tasks.predictors import make_predictor
 from tests.factories import labelled_onehot
 
 
@@ -24,7 +23,3 @@ def test_large_batch_is_scored_in_chunks_consistently():
     )  # > one chunk
     whole = model.predict(big)
     assert np.allclose(whole[-50:], model.predict(big[-50:]))
-
-
-def test_the_default_predictor_is_the_registered_ensemble():
-    assert PREDICTORS[DEFAULT_PREDICTOR] is EnsemblePredictor

@@ -18,7 +18,12 @@ from tasks.evaluate import (
     parse_holdout,
 )
 from tasks.fitting import TrainingSet, fit_shared_stats, fit_task_model, holdout_taus_for_task
-from tasks.predictors import PREDICTORS, get_predictor_class, make_predictor
+from tasks.predictors import (
+    DEFAULT_PREDICTOR,
+    PREDICTORS,
+    get_predictor_class,
+    make_predictor,
+)
 from tasks.predictors.base import Predictor, normal_scores
 from tasks.predictors.eigh_cache import eigh_cache_limit
 from tasks.predictors.interactions import INTERACTION_KERNELS
@@ -251,3 +256,7 @@ def test_the_flows_shared_step_sees_every_training_row(recording_shared):
     assert fit_shared_stats(RecordingShared.name, train) == 1
     [(rows, labels)] = RecordingShared.seen
     assert rows == frozenset(range(len(X))) and np.array_equal(labels, Y)
+
+
+def test_the_default_predictor_is_shared_relevance():
+    assert DEFAULT_PREDICTOR == NAME and PREDICTORS[DEFAULT_PREDICTOR] is SharedRelevancePredictor
