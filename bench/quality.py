@@ -172,8 +172,8 @@ EXPLORED = [
     " members) 0.7939 / 0.7884 / +0.0198 / 15, not kept (+0.0001 for 50% more cost).",
     # Second round: tuned on separate DEV folds so the report folds above stay untouched.
     "Also tried, on separate development folds (`kfold:5` seeds 100, 101, 102; 15 folds, not"
-    " the reporting folds above; mean 8-task tau, where gpnas scores 0.7697 and the default"
-    " `ensemble` 0.7885, +0.0188). Nothing reached the bar of +0.002 over `ensemble`, so"
+    " the reporting folds above; mean 8-task tau, where gpnas scores 0.7697 and `ensemble`"
+    " (the default before issue 12) 0.7885, +0.0188). Nothing reached the bar of +0.002 over `ensemble`, so"
     " nothing was integrated or run on the reporting folds. GP with ARD linear + RBF kernel,"
     " hyperparameters by maximum marginal likelihood: per-feature weights 0.757 vs 0.769 for"
     " `ensemble` on the first fold (dropped); per-group weights (depth + 24 layer x"
