@@ -130,7 +130,11 @@ class View:
             message = record.getMessage()
             if record.name.startswith("prefect"):
                 self._on_prefect(record, message)
-            elif record.levelno >= logging.WARNING and record.name.split(".")[0] in OUR_LOGGERS:
+            elif (
+                record.levelno >= logging.WARNING
+                and record.name.split(".")[0] in OUR_LOGGERS
+                and not record.exc_info  # tracebacks are for the log file
+            ):
                 self.line(f"warning: {message}")
 
     def _on_prefect(self, record: logging.LogRecord, message: str) -> None:
