@@ -222,8 +222,9 @@ GOOD_ARCH = encode_arch(10, [12] * 10, [4.0] * 10)
         ({GOOD_ARCH: NAN}, GOOD_ARCH, "ms (the value)"),
         ({GOOD_ARCH: "12ms"}, GOOD_ARCH, "ms (the value)"),
         ({GOOD_ARCH: [12.0]}, GOOD_ARCH, "ms (the value)"),
+        ({GOOD_ARCH: 10**400}, GOOD_ARCH, "ms (the value)"),
     ],
-    ids=["short-arch", "bad-depth-code", "negative", "zero", "nan", "text", "list"],
+    ids=["short-arch", "bad-depth-code", "negative", "zero", "nan", "text", "list", "huge"],
 )
 def test_a_malformed_measurement_is_refused_naming_file_arch_and_field(
     tmp_path, change, entry, field
