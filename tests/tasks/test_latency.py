@@ -7,6 +7,7 @@ import io
 import json
 import math
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,6 +166,14 @@ def test_an_unreadable_table_file_is_refused_naming_the_file(tmp_path, text, exp
     with pytest.raises(LatencyFileError, match=expected) as raised:
         read_latency_table(path)
     assert str(path) in str(raised.value)
+
+
+def test_the_example_files_read_and_the_example_measurements_fit():
+    examples = Path(__file__).resolve().parents[2] / "data" / "examples"
+    table = read_latency_table(examples / "latency_table_cpu.json")
+    assert table.fixed > 0 and all(ms > 0 for ms in table.per_kind)
+    fit = fit_latency_table(read_measurements(examples / "latency_measurements.json"))
+    assert fit.n_measurements >= 3 * MIN_MEASUREMENTS  # "a few dozen"
 
 
 # --- the measurements file and the fit ---------------------------------------------------------
