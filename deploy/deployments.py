@@ -1,6 +1,6 @@
-"""The project's deployments of flow `ufo-pipeline`, declared in one table.
+"""The project's deployments of flows `ufo-pipeline` and `ufo-search`, declared in one table.
 
-Each row overrides some of the flow's parameter defaults and picks a task runner.
+Each row names its flow, overrides some of the flow's parameter defaults and picks a task runner.
 Values that are callables are resolved when the deployments are served, so
 UFO_DATA_DIR (tasks/paths.py) and UFO_DASK_ADDRESS are read at `make serve` time."""
 
@@ -19,21 +19,32 @@ def dask_runner() -> str:
     return os.environ.get("UFO_DASK_ADDRESS") or "dask"
 
 
+FLOWS = ("ufo-pipeline", "ufo-search")
+
+
 @dataclass(frozen=True)
 class DeploymentRow:
+    flow: str  # one of FLOWS
+    name: str
     description: str
     parameters: dict[str, Any] = field(default_factory=dict)
     runner: str | Callable[[], str] = "threads"
     tags: tuple[str, ...] = ()
 
 
-# name -> parameter overrides on top of the flow defaults (train/test/out None = demo files,
-# predictor = the registered default, holdout last:100, seed 0) and the task runner.
-DEPLOYMENTS: dict[str, DeploymentRow] = {
-    "demo": DeploymentRow(
-        "Synthetic demo data (`ufo make-demo`) with the flow's defaults.", tags=("demo",)
+# Parameter overrides on top of each flow's defaults (ufo-pipeline: train/test/out None =
+# demo files, the registered default predictor, holdout last:100; ufo-search: the demo
+# training file, objective all, a params budget) and the task runner.
+DEPLOYMENTS: tuple[DeploymentRow, ...] = (
+    DeploymentRow(
+        "ufo-pipeline",
+        "demo",
+        "Synthetic demo data (`ufo make-demo`) with the flow's defaults.",
+        tags=("demo",),
     ),
-    "competition": DeploymentRow(
+    DeploymentRow(
+        "ufo-pipeline",
+        "competition",
         "The real competition files under data/raw/, submission under data/submissions/.",
         parameters={
             "train": paths.competition_train_path,
@@ -42,12 +53,20 @@ DEPLOYMENTS: dict[str, DeploymentRow] = {
         },
         tags=("competition",),
     ),
-    "dask": DeploymentRow(
+    DeploymentRow(
+        "ufo-pipeline",
+        "dask",
         "Demo defaults, tasks on Dask: the scheduler at $UFO_DASK_ADDRESS, else a local cluster.",
         runner=dask_runner,
         tags=("demo", "dask"),
     ),
-}
+    DeploymentRow(
+        "ufo-search",
+        "demo",
+        "Choose sub-networks under a budget on the synthetic demo data; report under data/search/.",
+        tags=("demo", "search"),
+    ),
+)
 
 
 def _resolve(value: Any) -> Any:
@@ -55,12 +74,25 @@ def _resolve(value: Any) -> Any:
     return str(value) if isinstance(value, os.PathLike) else value
 
 
-def resolved_rows() -> dict[str, tuple[str, dict[str, Any]]]:
-    """name -> (runner spec, parameters) with paths and environment read now."""
+def resolved_rows() -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+    """(flow, name) -> (runner spec, parameters) with paths and environment read now."""
     return {
-        name: (_resolve(row.runner), {key: _resolve(v) for key, v in row.parameters.items()})
-        for name, row in DEPLOYMENTS.items()
+        (row.flow, row.name): (
+            _resolve(row.runner),
+            {key: _resolve(v) for key, v in row.parameters.items()},
+        )
+        for row in DEPLOYMENTS
     }
+
+
+def _flow_object(flow_name: str):
+    if flow_name == "ufo-pipeline":
+        from flows.pipeline import ufo_pipeline
+
+        return ufo_pipeline
+    from flows.search import ufo_search
+
+    return ufo_search
 
 
 def served_flows() -> list[tuple[object, dict[str, Any]]]:
@@ -69,15 +101,15 @@ def served_flows() -> list[tuple[object, dict[str, Any]]]:
     The flow objects are served in memory (Runner.add_flow), which is what lets each
     deployment keep its own task runner; `prefect.serve(*deployments)` would re-import the
     flow from its entrypoint and silently fall back to the default thread runner."""
-    from flows.pipeline import ufo_pipeline
     from flows.runners import build_task_runner
 
+    rows = resolved_rows()
     served = []
-    for name, (runner, parameters) in resolved_rows().items():
-        row = DEPLOYMENTS[name]
-        flow = ufo_pipeline.with_options(task_runner=build_task_runner(runner))
+    for row in DEPLOYMENTS:
+        runner, parameters = rows[(row.flow, row.name)]
+        flow = _flow_object(row.flow).with_options(task_runner=build_task_runner(runner))
         options = {
-            "name": name,
+            "name": row.name,
             "parameters": parameters,
             "description": f"{row.description} Task runner: {runner}.",
             "tags": list(row.tags),

@@ -65,6 +65,6 @@ else
         sleep 1
     done
     grep -qE "(is|are) being served" "$RUN_DIR/serve.log" || fail "deployments not served within ${TIMEOUT}s" "$RUN_DIR/serve.log"
-    echo "serving ufo-pipeline/demo, ufo-pipeline/competition, ufo-pipeline/dask (pid $(cat "$RUN_DIR/serve.pid"), log $RUN_DIR/serve.log)"
+    echo "serving ufo-pipeline/demo, ufo-pipeline/competition, ufo-pipeline/dask, ufo-search/demo (pid $(cat "$RUN_DIR/serve.pid"), log $RUN_DIR/serve.log)"
 fi
 echo "dashboard: http://127.0.0.1:$PORT    then: export PREFECT_API_URL=$PREFECT_API_URL"

@@ -1,4 +1,4 @@
-"""The `ufo` command line: run, evaluate, validate, make-test, make-demo, predictors."""
+"""The `ufo` command line: run, search, evaluate, validate, make-test, make-demo, predictors."""
 
 from __future__ import annotations
 
@@ -8,27 +8,60 @@ import logging
 import sys
 from pathlib import Path
 
+from flows import console
+from flows.runners import DEFAULT_RUNNER
 from flows.settings import configure_prefect_environment, quiet_tracebacks_for
+from schemas.costs import DEFAULT_IMAGE_SIZE
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS, ArchError
-from tasks import io, paths
+from tasks import io, outputs, paths
 from tasks.evaluate import HoldoutError
-from tasks.parameters import ParameterError
+from tasks.parameters import (
+    DEFAULT_BUDGET,
+    DEFAULT_MAX_EVALS,
+    DEFAULT_SEARCH_OBJECTIVE,
+    DEFAULT_TOP,
+    ParameterError,
+)
+from tasks.predictors import UnknownPredictorError
 
 logger = logging.getLogger("ufo")
-# Errors a user can fix: reported as one paragraph, no traceback, exit code 2.
+# Errors a user can fix: reported as one paragraph, no traceback, exit code 2. Anything
+# else is a bug: exit code 3, a short message, the traceback in the log file.
 USER_ERRORS = (
     io.InputFileError,
     ParameterError,
     HoldoutError,
     ArchError,
-    KeyError,
-    FileNotFoundError,
+    UnknownPredictorError,
+    outputs.OutputError,
 )
+EXIT_INVALID_INPUT, EXIT_USER_ERROR, EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED = 1, 2, 3, 130
+LOGGED_COMMANDS = ("run", "search", "evaluate", "validate")  # say where their full log is
+_VIEW: console.View | None = None  # the running command's console, if any
 
 
 def emit(text: str) -> None:
+    if _VIEW is not None:
+        _VIEW.line(text)
+        return
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _report_run(args: argparse.Namespace, written: str) -> None:
+    """The end of a run: the tau table, the submission and where the full log is."""
+    import hashlib
+
+    session: console.Session = args.session
+    session.view.stop()
+    view = session.view
+    if view.taus:
+        emit(console.tau_table(view.taus, f"Kendall tau on the holdout {view.holdout}:"))
+    elif args.holdout != "none":
+        emit("Kendall tau per task: see the kendall-tau artifact (dashboard) or the log")
+    payload = Path(written).read_bytes()
+    emit(f"submission written to {written}")
+    emit(f"  {len(payload)} bytes, sha256 {hashlib.sha256(payload).hexdigest()}")
 
 
 def _default_predictor() -> str:
@@ -43,26 +76,78 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     # Parameters are checked before Prefect starts (the flow checks them again, for
     # deployment runs that do not come through this command).
-    check_run_parameters(
+    run = check_run_parameters(
         args.train, args.test, args.out, args.predictor or _default_predictor(), args.holdout
     )
+    from tasks.confinement import REPLACE_HINT_CLI, check_submission_output
+
+    check_submission_output(run.out, run.test, replace_any=args.force, hint=REPLACE_HINT_CLI)
     configure_prefect_environment()
+    from flows.lifetime import start_temporary_server_tied_to_us
+
+    start_temporary_server_tied_to_us()  # dies with us, even on kill -9
     from flows.pipeline import ufo_pipeline
     from flows.runners import build_task_runner
 
     quiet_tracebacks_for((ValidationFailed, *USER_ERRORS))
 
     pipeline = ufo_pipeline.with_options(task_runner=build_task_runner(args.runner))
+    args.session.view.plan = console.Plan(steps_per_task=2)  # holdout-<task> and fit-<task>
     written = pipeline(
         train=args.train,
         test=args.test,
         out=args.out,
         predictor=args.predictor or _default_predictor(),
         holdout=args.holdout,
-        seed=args.seed,
+        holdout_seed=args.holdout_seed,
+        refit=args.refit,
         fault=args.fault,
     )
-    emit(f"submission written to {written}")
+    _report_run(args, written)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from tasks.parameters import check_search_parameters
+    from tasks.validate import ValidationFailed
+
+    options = dict(
+        train=args.train,
+        task=args.task,
+        budget=args.budget,
+        latency_table=args.latency_table,
+        top=args.top,
+        predictor=args.predictor or _default_predictor(),
+        out=args.out,
+        image_size=args.image_size,
+        max_evals=args.max_evals,
+    )
+    check_search_parameters(**options)  # before Prefect starts, as for `ufo run`
+    configure_prefect_environment()
+    from flows.lifetime import start_temporary_server_tied_to_us
+
+    start_temporary_server_tied_to_us()
+    from flows.runners import build_task_runner
+    from flows.search import ufo_search
+
+    quiet_tracebacks_for((ValidationFailed, *USER_ERRORS))
+    search = ufo_search.with_options(task_runner=build_task_runner(args.runner))
+    from schemas.search_space import TASKS
+
+    args.session.view.plan = console.Plan(tasks=TASKS if args.task == "all" else (args.task,))
+    out = Path(search(**options))
+    args.session.view.stop()
+    picks = json.loads((out / "picks.json").read_text())
+    has_latency = bool(picks) and "latency_ms" in picks[0]
+    emit(f"picks within {args.budget} (objective {args.task}, predictor {options['predictor']}):")
+    header = f"{'#':>3}  {'arch':<37}  {'params':>8}  {'MACs':>7}"
+    emit(header + ("  latency" if has_latency else "") + "  predicted")
+    for pick in picks:
+        line = f"{pick['rank']:>3}  {pick['arch']:<37}  {pick['params'] / 1e6:>7.2f}M  {pick['macs'] / 1e9:>6.2f}G"
+        if has_latency:
+            line += f"  {pick['latency_ms']:>6.2f}ms"
+        emit(line + f"  {pick['predicted']:+.3f}")
+    emit(f"report written to {out}: picks.json/.csv, front.json/.csv, front.png")
     return 0
 
 
@@ -85,14 +170,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if holdout.kind == "none":
         raise HoldoutError("evaluate needs a holdout: last:N or kfold:K")
     encoding = get_predictor_class(predictor).encoding
+    args.session.view.plan = console.Plan(label="tasks evaluated")
     frame = _read_valid(args.train, "train")
     features = encode_archs_cached(list(frame[ARCH_FIELD]), encoding, paths.cache_dir()).features
     ranks = frame[list(RANK_FIELDS)].astype(float).to_numpy()
     summary = summarise_taus(
-        evaluate_predictor(predictor, features, ranks, holdout, seed=args.seed)
+        evaluate_predictor(predictor, features, ranks, holdout, holdout_seed=args.holdout_seed)
     )
-    if args.json:
-        emit(
+    args.session.view.stop()
+    if args.json:  # stdout holds only the JSON object (stage lines went to stderr)
+        sys.stdout.write(
             json.dumps(
                 {
                     "predictor": predictor,
@@ -101,11 +188,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     "average": summary["average"],
                 }
             )
+            + "\n"
         )
     else:
-        emit(f"predictor {predictor}, holdout {holdout}")
-        for name, value in summary.items():
-            emit(f"  {name:<12} {value:.4f}")
+        emit(console.tau_table(summary, f"Kendall tau, predictor {predictor}, holdout {holdout}:"))
     return 0
 
 
@@ -233,9 +319,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--holdout", default="last:100", help="last:N, kfold:K or none (default last:100)"
     )
-    run.add_argument("--seed", type=int, default=0)
     run.add_argument(
-        "--runner", default="threads", help="threads, dask (local cluster) or tcp://HOST:PORT"
+        "--holdout-seed", type=int, default=0, help="shuffles the kfold:K holdout folds (default 0)"
+    )
+    run.add_argument(
+        "--refit",
+        action="store_true",
+        help="recompute the fits even if their results are cached under data/prefect-results",
+    )
+    run.add_argument(
+        "--force", action="store_true", help="replace --out even if ufo did not write it"
+    )
+    run.add_argument(
+        "--runner", default=DEFAULT_RUNNER, help="threads, dask (local cluster) or tcp://HOST:PORT"
     )
     run.add_argument(
         "--fault", help=argparse.SUPPRESS
@@ -246,7 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--train", required=True)
     evaluate.add_argument("--predictor")
     evaluate.add_argument("--holdout", default="last:100")
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument(
+        "--holdout-seed", type=int, default=0, help="shuffles the kfold:K folds (default 0)"
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(handler=cmd_evaluate)
 
@@ -260,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     make_test.add_argument("--train", required=True)
     make_test.add_argument("--out", required=True)
     make_test.add_argument("--n", type=int, default=99_500)
-    make_test.add_argument("--seed", type=int, default=0)
+    make_test.add_argument("--seed", type=int, default=0, help="seeds the arch sampler")
     make_test.set_defaults(handler=cmd_make_test)
 
     make_demo = sub.add_parser(
@@ -270,15 +368,49 @@ def build_parser() -> argparse.ArgumentParser:
     make_demo.add_argument("--test-out", default=str(paths.demo_test_path()))
     make_demo.add_argument("--n", type=int, default=500)
     make_demo.add_argument("--n-test", type=int, default=2_000)
-    make_demo.add_argument("--seed", type=int, default=0)
+    make_demo.add_argument("--seed", type=int, default=0, help="seeds the synthetic data")
     make_demo.set_defaults(handler=cmd_make_demo)
+
+    search = sub.add_parser(
+        "search",
+        help="choose sub-networks to deploy: the best predicted within a budget, and the Pareto front",
+    )
+    search.add_argument("--train", help="labelled training JSON (default: the demo file)")
+    search.add_argument(
+        "--task",
+        default=DEFAULT_SEARCH_OBJECTIVE,
+        help="one task (e.g. market1501) or all: the mean of the eight standardised (default: all)",
+    )
+    search.add_argument(
+        "--budget",
+        default=DEFAULT_BUDGET,
+        help=f"params=60M, macs=15G or latency=12ms; latency needs --latency-table (default {DEFAULT_BUDGET})",
+    )
+    search.add_argument("--latency-table", help="latency lookup table (ufo measure-latency)")
+    search.add_argument("--top", type=int, default=DEFAULT_TOP, help="how many picks")
+    search.add_argument("--predictor", help="registered predictor (default: the benchmark's best)")
+    search.add_argument("--out", help="report folder (default: data/search)")
+    search.add_argument(
+        "--image-size",
+        type=int,
+        default=DEFAULT_IMAGE_SIZE,
+        help=f"input size for MACs (default {DEFAULT_IMAGE_SIZE}, UFO's evaluation size)",
+    )
+    search.add_argument(
+        "--max-evals",
+        type=int,
+        default=DEFAULT_MAX_EVALS,
+        help=f"model evaluations for a non-additive predictor's search (default {DEFAULT_MAX_EVALS})",
+    )
+    search.add_argument("--runner", default=DEFAULT_RUNNER, help="threads, dask or tcp://HOST:PORT")
+    search.set_defaults(handler=cmd_search)
 
     measure_latency = sub.add_parser(
         "measure-latency",
         help="measure a latency table on this CPU (onnxruntime, 1 thread) and check it on whole sub-networks",
     )
     measure_latency.add_argument("--out", required=True, help="latency table JSON to write")
-    measure_latency.add_argument("--image-size", type=int, default=256)
+    measure_latency.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE)
     measure_latency.add_argument(
         "--repeats", type=int, default=7, help="timed runs per graph (median)"
     )
@@ -306,27 +438,56 @@ def build_parser() -> argparse.ArgumentParser:
 
     predictors = sub.add_parser("predictors", help="list registered predictors")
     predictors.set_defaults(handler=cmd_predictors)
+    for command in sub.choices.values():
+        command.add_argument(
+            "--verbose",
+            action="store_true",
+            help="show the full Prefect and library logs on the console (they always go to the log file)",
+        )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for name in ("ufo", "tasks", "flows"):  # our INFO lines; libraries stay at WARNING
-        logging.getLogger(name).setLevel(logging.INFO)
+    global _VIEW
     args = build_parser().parse_args(argv)
+    # `evaluate --json` keeps stdout for the JSON object; stage lines go to stderr.
+    out = sys.stderr if getattr(args, "json", False) else sys.stdout
+    with console.session(args.command, args.verbose, out=out) as session:
+        args.session, _VIEW = session, session.view
+        try:
+            code = _run_handler(args, session)
+        finally:
+            _VIEW = None
+        if args.command in LOGGED_COMMANDS and (code == 0 or session.log_path.exists()):
+            out.write(f"full log: {session.log_path}\n")
+        return code
+
+
+def _run_handler(args: argparse.Namespace, session: console.Session) -> int:
     from tasks.validate import ValidationFailed
 
     try:
         return args.handler(args)
     except ValidationFailed as failed:
+        session.view.stop()
         sys.stderr.write(f"ufo: input rejected, nothing was written.\n{failed.report.to_text()}\n")
-        return 1
+        return EXIT_INVALID_INPUT
     except USER_ERRORS as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-        sys.stderr.write(f"ufo: {message}\n")
-        return 2
+        session.view.stop()
+        sys.stderr.write(f"ufo: {error}\n")
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        session.view.stop()
+        sys.stderr.write("ufo: interrupted\n")
+        return EXIT_INTERRUPTED
+    except Exception as error:  # a bug, not the user's mistake: never disguised as one
+        session.view.stop()
+        logger.error("internal error in `ufo %s`", args.command, exc_info=error)
+        sys.stderr.write(
+            f"ufo: internal error ({type(error).__name__}: {error}). This is a bug in ufo-nas, "
+            f"not a problem with your input.\nThe full traceback is in {session.log_path}\n"
+        )
+        return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -31,6 +31,11 @@ def submissions_dir() -> Path:
     return data_dir() / "submissions"
 
 
+def search_dir() -> Path:
+    """Default folder of `ufo search` reports (picks, front, plot)."""
+    return data_dir() / "search"
+
+
 def results_dir() -> Path:
     """Prefect task results (persisted so failed runs can be retried cheaply)."""
     return Path(os.environ.get("UFO_RESULTS_DIR", data_dir() / "prefect-results"))

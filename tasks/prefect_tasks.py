@@ -5,19 +5,32 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import INPUTS, TASK_SOURCE
+from prefect.cache_policies import INPUTS, TASK_SOURCE, CacheKeyFnPolicy
 from prefect.runtime import flow_run
 
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS, TASKS
-from tasks import encode, fitting, io, parameters, paths, submission, validate
+from tasks import (
+    confinement,
+    encode,
+    fitting,
+    io,
+    outputs,
+    parameters,
+    paths,
+    submission,
+    validate,
+)
 from tasks.evaluate import Holdout
-from tasks.run_names import short_input_hash
+from tasks.events import event
+from tasks.predictors import get_predictor_class
+from tasks.run_names import short_digest
 
 # INFO records of the plain functions (fit times, taus) reach the run logs when
 # PREFECT_LOGGING_EXTRA_LOGGERS includes "tasks" (flows/settings.py sets it).
@@ -40,21 +53,43 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def pipeline_run_name() -> str:
-    """Flow-run name: predictor and a short hash of the input files."""
-    params = flow_run.parameters
-    return f"{params.get('predictor', 'default')}-{short_input_hash(params.get('train'), params.get('test'))}"
+def provisional_run_name() -> str:
+    """The flow run's name until validation has hashed the inputs (see name_flow_run)."""
+    return f"{flow_run.parameters.get('predictor', 'default')}-validating"
 
 
+# The project's code is part of a fit's key through the policy itself: TASK_SOURCE covers
+# only a wrapper's own source, so without it a changed predictor would hit a stale cache.
+CODE_VERSION_POLICY = CacheKeyFnPolicy(cache_key_fn=lambda _context, _parameters: code_version())
 # Inputs + code define a fit's result; the fault-injection switch does not.
-FIT_CACHE_POLICY = (INPUTS - "fault") + TASK_SOURCE
+FIT_CACHE_POLICY = (INPUTS - "fault") + TASK_SOURCE + CODE_VERSION_POLICY
+
+# The fits and holdout evaluations: retried, and persisted so a rerun recomputes only
+# what failed.
+fit_step = partial(
+    task,
+    retries=2,
+    retry_delay_seconds=1,
+    cache_policy=FIT_CACHE_POLICY,
+    persist_result=True,
+)
 
 
 @task(name="check-parameters")
 def check_parameters(
     train: str, test: str, out: str, predictor: str, holdout: str
 ) -> parameters.RunParameters:
-    return parameters.check_run_parameters(train, test, out, predictor, holdout)
+    confined = confinement.in_deployment_run()
+    if confined:  # before any of these paths is touched
+        names = ("train", "test", "output")
+        labelled = zip(names, parameters.default_paths(train, test, out), strict=True)
+        confinement.require_inside_roots(dict(labelled))
+    run = parameters.check_run_parameters(train, test, out, predictor, holdout)
+    # The CLI has checked replacing (it honours --force); a deployment run never may.
+    confinement.check_submission_output(
+        run.out, run.test, replace_any=not confined, hint=confinement.REPLACE_HINT_DEPLOYMENT
+    )
+    return run
 
 
 def _publish_validation(report: validate.ValidationReport) -> None:
@@ -77,89 +112,96 @@ def read_and_validate(path: Path, kind: str) -> tuple[pd.DataFrame, str]:
     return frame, digest
 
 
-@task(name="encode-archs", task_run_name="encode-{label}")
-def encode_archs(frame: pd.DataFrame, encoding_name: str, label: str) -> encode.EncodedArchs:
-    encoded = encode.encode_archs_cached(list(frame[ARCH_FIELD]), encoding_name, paths.cache_dir())
-    get_run_logger().info(
-        "%s archs, encoding %s: cache %s (%s)",
-        label,
-        encoding_name,
-        "hit" if encoded.cache_hit else "miss",
-        encoded.cache_path.name,
-    )
-    return encoded
+@task(name="name-flow-run")
+def name_flow_run(prefix: str, digests: list[str]) -> str:
+    """Name the run `<prefix>-<8 hex digits>` from the digests validation computed."""
+    from prefect.client.orchestration import get_client
+
+    name = f"{prefix}-{short_digest(*digests)}"
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(flow_run.get_id(), name=name)
+    return name
+
+
+def _encode(frame: pd.DataFrame, predictor: str, label: str) -> tuple[np.ndarray, str]:
+    encoding = get_predictor_class(predictor).encoding
+    encoded = encode.encode_archs_cached(list(frame[ARCH_FIELD]), encoding, paths.cache_dir())
+    note = f"{encoded.cache_path.name}: {'hit' if encoded.cache_hit else 'miss'}"
+    get_run_logger().info("%s archs, encoding %s: cache %s", label, encoding, note)
+    return encoded.features, note
+
+
+@task(name="encode-archs", task_run_name="encode-train")
+def encode_training(frame: pd.DataFrame, predictor: str) -> tuple[fitting.TrainingSet, str]:
+    """The training set the fits need, and a note on the Parquet cache for the summary."""
+    features, note = _encode(frame, predictor, "train")
+    return encode.training_set(frame, features), note
+
+
+@task(name="encode-archs", task_run_name="encode-test")
+def encode_test(frame: pd.DataFrame, predictor: str) -> tuple[np.ndarray, str]:
+    features, note = _encode(frame, predictor, "test")
+    return encode.compact_features(features), note
 
 
 def _fault_token() -> str:
     return f"{flow_run.get_id()}:{flow_run.get_run_count()}"
 
 
-@task(
-    name="fit-task-predictor",
-    task_run_name="fit-{task_name}",
-    retries=2,
-    retry_delay_seconds=1,
-    cache_policy=FIT_CACHE_POLICY,
-    persist_result=True,
-)
+def _maybe_fail(step: str, fault: str | None) -> None:
+    fitting.maybe_inject_fault(step, fault, _fault_token(), paths.results_dir() / "faults")
+
+
+@fit_step(name="fit-task-predictor", task_run_name="fit-{task_name}")
 def fit_task_predictor(
     task_name: str,
     predictor: str,
-    train_features: str,
-    train_ranks: list[int],
-    test_features: str,
-    seed: int,
-    code: str,
+    train: fitting.TrainingSet,
+    test_features: np.ndarray,
     fault: str | None = None,
 ) -> np.ndarray:
-    fitting.maybe_inject_fault(
-        f"fit:{task_name}", fault, _fault_token(), paths.results_dir() / "faults"
-    )
-    return fitting.fit_and_predict_task(
-        task_name, predictor, train_features, train_ranks, test_features, seed
-    )
+    _maybe_fail(f"fit:{task_name}", fault)
+    return fitting.fit_and_predict_task(task_name, predictor, train, test_features)
 
 
-@task(
-    name="evaluate-task-holdout",
-    task_run_name="holdout-{task_name}",
-    retries=2,
-    retry_delay_seconds=1,
-    cache_policy=FIT_CACHE_POLICY,
-    persist_result=True,
-)
+@fit_step(name="evaluate-task-holdout", task_run_name="holdout-{task_name}")
 def evaluate_task_holdout(
     task_name: str,
     predictor: str,
-    train_features: str,
-    train_ranks: list[int],
+    train: fitting.TrainingSet,
     holdout: Holdout,
-    seed: int,
-    code: str,
+    holdout_seed: int,
     fault: str | None = None,
 ) -> list[float]:
-    fitting.maybe_inject_fault(
-        f"holdout:{task_name}", fault, _fault_token(), paths.results_dir() / "faults"
-    )
-    return fitting.holdout_taus_for_task(
-        task_name, predictor, train_features, train_ranks, holdout, seed
-    )
+    _maybe_fail(f"holdout:{task_name}", fault)
+    return fitting.holdout_taus_for_task(task_name, predictor, train, holdout, holdout_seed)
+
+
+def refit_on_first_attempt(step, refit: bool):
+    """`refit=True` recomputes the step even when a result is cached, on the flow run's
+    first attempt only: a retry of that run then reuses what the first attempt saved."""
+    return step.with_options(refresh_cache=bool(refit) and flow_run.get_run_count() <= 1)
 
 
 @task(name="publish-evaluation")
 def publish_evaluation(
-    taus_by_task: dict[str, list[float]], predictor: str, holdout: Holdout
+    taus_per_task: list[list[float]], predictor: str, holdout: Holdout
 ) -> dict[str, float]:
     if holdout.kind == "none":
         get_run_logger().info("holdout none: no evaluation")
         return {}
-    means = {t: float(np.mean(taus_by_task[t])) for t in TASKS}
+    means = {t: float(np.mean(taus)) for t, taus in zip(TASKS, taus_per_task, strict=True)}
     means["average"] = float(np.mean([means[t] for t in TASKS]))
     rows = [{"task": name, "kendall_tau": round(value, 4)} for name, value in means.items()]
     for row in rows:
         get_run_logger().info(
             "holdout %s, %s: Kendall tau %.4f", holdout, row["task"], row["kendall_tau"]
         )
+    get_run_logger().info(
+        "average Kendall tau %.4f",
+        means["average"],
+        extra=event("taus", holdout=str(holdout), taus=means),
+    )
     create_table_artifact(
         key="kendall-tau",
         table=rows,
@@ -189,20 +231,29 @@ def check_submission(submission_frame: pd.DataFrame, test_frame: pd.DataFrame) -
 
 @task(name="write-submission")
 def write_submission(payload: bytes, out: Path) -> dict:
-    io.write_bytes_atomic(out, payload)
     digest = hashlib.sha256(payload).hexdigest()
-    get_run_logger().info("wrote %s (%d bytes, sha256 %s)", out, len(payload), digest[:12])
+    with outputs.user_fixable_write_errors(out):
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        outputs.record_written(out, digest)  # before the replace: a kill then loses nothing
+    io.write_bytes_atomic(out, payload)
+    get_run_logger().info(
+        "wrote %s (%d bytes, sha256 %s)",
+        out,
+        len(payload),
+        digest[:12],
+        extra=event("written", path=str(out), bytes=len(payload), sha256=digest),
+    )
     return {"path": str(out), "bytes": len(payload), "sha256": digest}
 
 
 @task(name="publish-summary")
 def publish_summary(
     run: parameters.RunParameters,
-    encodings: list[encode.EncodedArchs],
+    cache_notes: list[str],
     evaluation: dict,
     written: dict,
 ) -> str:
-    hits = ", ".join(f"{e.cache_path.name}: {'hit' if e.cache_hit else 'miss'}" for e in encodings)
+    hits = ", ".join(cache_notes)
     tau = f"{evaluation['average']:.4f}" if evaluation else "not evaluated"
     markdown = "\n".join(
         [
@@ -218,4 +269,104 @@ def publish_summary(
     create_markdown_artifact(
         key="run-summary", markdown=markdown, description="ufo-nas run summary"
     )
+    return markdown
+
+
+# ---- ufo-search -------------------------------------------------------------------------
+
+
+def search_run_name() -> str:
+    """Flow-run name: objective, budget and a short hash of the training file."""
+    params = flow_run.parameters
+    budget = str(params.get("budget", "")).replace("=", "-")
+    return f"search-{params.get('task', 'all')}-{budget}-validating"
+
+
+@task(name="check-search-parameters")
+def check_search_parameters(**kwargs) -> parameters.SearchParameters:
+    confined = confinement.in_deployment_run()
+    if confined:  # before any of these paths is touched
+        confinement.require_inside_roots(
+            {
+                "train": kwargs.get("train") or paths.demo_train_path(),
+                "latency table": kwargs.get("latency_table"),
+                "output": kwargs.get("out") or paths.search_dir(),
+            }
+        )
+    run = parameters.check_search_parameters(**kwargs)
+    if confined:
+        from tasks.search.report import REPORT_FILES
+
+        confinement.check_report_folder(run.out, REPORT_FILES)
+    return run
+
+
+@task(name="read-latency-table")
+def read_latency_table(path: Path | None):
+    if path is None:
+        return None
+    from tasks.latency import read_latency_table as read_table
+
+    table = read_table(path)
+    get_run_logger().info("latency table %s: %s", path, table.source)
+    return table
+
+
+@fit_step(name="fit-search-model", task_run_name="fit-{task_name}")
+def fit_search_model(task_name: str, predictor: str, train: fitting.TrainingSet):
+    return fitting.fit_task_model(task_name, predictor, train)
+
+
+@task(name="search-subnetworks")
+def search_subnetworks(models: dict, train_archs: list[str], run, latency):
+    from tasks.search.choose import choose_subnetworks
+
+    outcome = choose_subnetworks(models, train_archs, run, latency)
+    logger = get_run_logger()
+    logger.info(
+        "front: %d points (%s); %s",
+        len(outcome.front.archs),
+        "exact" if outcome.exact else f"{outcome.evaluations} model evaluations",
+        outcome.best_line(),
+    )
+    return outcome
+
+
+@task(name="write-search-report")
+def write_search_report(outcome, out: Path) -> dict[str, str]:
+    from tasks.search.choose import write_outcome
+
+    written = write_outcome(outcome, out)
+    for path in written.values():  # so a later deployment run may replace them
+        outputs.record_written(Path(path), outputs.sha256_file(Path(path)))
+    get_run_logger().info("wrote %s to %s", ", ".join(written), out)
+    return written
+
+
+@task(name="publish-search")
+def publish_search(outcome, written: dict[str, str]) -> str:
+    from tasks.search.report import arch_records
+
+    def rows(scored):
+        return [
+            {k: v for k, v in r.items() if k not in ("layers", "predicted_per_task")}
+            for r in arch_records(scored, outcome.image_size, outcome.latency)
+        ]
+
+    create_table_artifact(
+        key="search-picks", table=rows(outcome.picks), description=outcome.title()
+    )
+    create_table_artifact(
+        key="search-front", table=rows(outcome.front), description=outcome.title()
+    )
+    markdown = "\n".join(
+        [
+            "# ufo-nas search",
+            f"- {outcome.title()}",
+            f"- **{outcome.best_line()}**",
+            f"- front: {len(outcome.front.archs)} points; picks: {len(outcome.picks.archs)}",
+            *(f"- `{name}`: `{path}`" for name, path in written.items()),
+        ]
+    )
+    create_markdown_artifact(key="search-summary", markdown=markdown, description="ufo-nas search")
     return markdown

@@ -1,0 +1,165 @@
+"""The search report: picks and front as records, written as JSON, CSV and a plot.
+
+Every record carries what a deployment needs (the arch code and its decoded per-layer
+config), its costs (params and MACs always, latency when a table was given) and the
+predicted goodness: the objective searched and each task's own (higher is better; see
+`goodness` in tasks/predictors/base.py)."""
+
+from __future__ import annotations
+
+import csv
+import io as text_io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from schemas.costs import AdditiveCost, layer_config, macs_cost, params_cost
+from schemas.search_space import decode_arch
+from tasks.io import write_bytes_atomic
+
+REPORT_FILES = ("picks.json", "picks.csv", "front.json", "front.csv", "front.png")
+
+
+@dataclass(frozen=True)
+class ScoredArchs:
+    """Archs with their predicted goodness: the objective and every task's."""
+
+    archs: list[str]
+    objective: np.ndarray  # (n,)
+    per_task: dict[str, np.ndarray]  # task -> (n,)
+
+
+def arch_records(scored: ScoredArchs, image_size: int, latency: AdditiveCost | None) -> list[dict]:
+    params = params_cost(image_size).of_archs(scored.archs)
+    macs = macs_cost(image_size).of_archs(scored.archs)
+    lat = latency.of_archs(scored.archs) if latency is not None else None
+    records = []
+    for i, arch in enumerate(scored.archs):
+        record = {
+            "rank": i + 1,
+            "arch": arch,
+            "depth": decode_arch(arch).depth,
+            "params": int(params[i]),
+            "macs": int(macs[i]),
+        }
+        if lat is not None:
+            record["latency_ms"] = round(float(lat[i]), 4)
+        record["predicted"] = round(float(scored.objective[i]), 6)
+        record["predicted_per_task"] = {
+            task: round(float(values[i]), 6) for task, values in scored.per_task.items()
+        }
+        record["layers"] = layer_config(arch)
+        records.append(record)
+    return records
+
+
+def _csv_bytes(records: list[dict]) -> bytes:
+    """Flat CSV: nested fields become columns (predicted_<task>) or a compact string."""
+    rows = []
+    for record in records:
+        row = {k: v for k, v in record.items() if k not in ("predicted_per_task", "layers")}
+        row.update({f"predicted_{t}": v for t, v in record["predicted_per_task"].items()})
+        row["layers"] = " ".join(f"{x['heads']}h/{x['mlp_ratio']}" for x in record["layers"])
+        rows.append(row)
+    buffer = text_io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def _json_bytes(records: list[dict]) -> bytes:
+    return (json.dumps(records, indent=1) + "\n").encode()
+
+
+def plot_front(
+    path: Path,
+    cost: AdditiveCost,
+    front: ScoredArchs,
+    picks: ScoredArchs,
+    labelled: ScoredArchs,
+    budget_limit: float,
+    title: str,
+) -> None:
+    """Predicted goodness against cost: the front as a step line, the labelled archs
+    (at the model's own score for them) as dots, the picks marked, the budget as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scale, unit = {"params": (1e6, "M params"), "macs": (1e9, "G MACs")}.get(
+        cost.name, (1.0, cost.unit)
+    )
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    ax.scatter(
+        cost.of_archs(labelled.archs) / scale,
+        labelled.objective,
+        s=8,
+        c="0.6",
+        label=f"labelled archs ({len(labelled.archs)})",
+    )
+    ax.step(
+        cost.of_archs(front.archs) / scale,
+        front.objective,
+        where="post",
+        color="tab:blue",
+        label=f"Pareto front ({len(front.archs)} points)",
+    )
+    ax.scatter(
+        cost.of_archs(picks.archs) / scale,
+        picks.objective,
+        marker="*",
+        s=90,
+        color="tab:red",
+        zorder=3,
+        label=f"picks ({len(picks.archs)})",
+    )
+    ax.axvline(budget_limit / scale, color="tab:red", linestyle="--", linewidth=1, label="budget")
+    ax.set_xlabel(f"cost ({unit})")
+    ax.set_ylabel("predicted goodness (higher is better)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    buffer = text_io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def write_report(
+    out_dir: Path,
+    picks: list[dict],
+    front: list[dict],
+    plot: dict,
+) -> dict[str, str]:
+    """Write the five report files; returns name -> path.
+
+    All five are rendered first, into a staging folder beside them, and only then moved
+    into place, so a failure while rendering (a full disk, a plotting error) leaves the
+    previous report whole; each move is an atomic rename."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
+    try:
+        for name, records in (("picks", picks), ("front", front)):
+            write_bytes_atomic(staging / f"{name}.json", _json_bytes(records))
+            write_bytes_atomic(staging / f"{name}.csv", _csv_bytes(records))
+        plot_front(staging / "front.png", **plot)
+        written = {}
+        for name in REPORT_FILES:
+            os.replace(staging / name, out_dir / name)
+            written[name] = str(out_dir / name)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def scored(archs: Sequence[str], objective: np.ndarray, per_task: dict[str, np.ndarray]):
+    return ScoredArchs(list(archs), np.asarray(objective), per_task)

@@ -1,0 +1,109 @@
+"""A killed `ufo run` leaves nothing of the project behind: its temporary Prefect server
+goes with it. Real processes, real signals."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.factories import some_archs, train_records, unlabelled_records, write_json
+
+pytestmark = pytest.mark.slow
+UFO = Path(sys.executable).parent / "ufo"
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def _descendants(pid: int) -> set[int]:
+    tree, found, todo = _children(), set(), [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lifetime")
+    train = write_json(folder / "train.json", train_records(some_archs(60)))
+    test = write_json(folder / "test.json", unlabelled_records(some_archs(100, seed=1)))
+    return folder, train, test
+
+
+@pytest.mark.parametrize(
+    ("sig", "runner", "wait_for"),
+    [
+        (signal.SIGKILL, "threads", ("uvicorn",)),
+        (signal.SIGTERM, "threads", ("uvicorn",)),
+        (signal.SIGINT, "threads", ("uvicorn",)),
+        # the local Dask cluster's two worker processes too
+        (signal.SIGKILL, "dask", ("uvicorn", "spawn_main", "spawn_main")),
+    ],
+)
+def test_killing_ufo_run_leaves_nothing_behind(inputs, tmp_path, sig, runner, wait_for):
+    folder, train, test = inputs
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(tmp_path / "home"), UFO_DATA_DIR=str(tmp_path / "data"))
+    out = tmp_path / "s.json"
+    cli = subprocess.Popen(
+        [UFO, "run", "--train", train, "--test", test, "--out", out, "--runner", runner],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    everything: set[int] = set()
+    try:
+        deadline = time.monotonic() + 300  # generous: a loaded 2-core machine starts slowly
+        # The temporary API server (a uvicorn child of the CLI), and Dask's workers.
+        while True:
+            assert cli.poll() is None and time.monotonic() < deadline, f"no {wait_for}"
+            lines = [_cmdline(p) for p in _descendants(cli.pid)]
+            if all(sum(w in line for line in lines) >= wait_for.count(w) for w in wait_for):
+                break
+            time.sleep(0.2)
+        time.sleep(1)
+        everything = _descendants(cli.pid)
+        os.kill(cli.pid, sig)
+        cli.wait(30)
+        deadline = time.monotonic() + 15
+        while any(_alive(p) for p in everything) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = {p: _cmdline(p) for p in everything if _alive(p)}
+        assert not left, f"left running after {sig.name}: {left}"
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+        for pid in everything:  # a failed test must not leave them either
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)

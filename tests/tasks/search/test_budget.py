@@ -1,0 +1,60 @@
+"""Budgets as users write them, and the messages for the ones that cannot work."""
+
+import pytest
+
+from schemas.costs import count_macs, count_params, macs_cost, params_cost
+from tasks.search.budget import BudgetError, cheapest_arch, parse_budget, require_reachable
+
+
+@pytest.mark.parametrize(
+    "spec, metric, limit",
+    [
+        ("params=60M", "params", 60e6),
+        ("params=60m", "params", 60e6),
+        ("params=1.5e1M", "params", 15e6),
+        ("params=500K", "params", 500e3),
+        ("macs=15G", "macs", 15e9),
+        ("macs=0.02T", "macs", 20e9),
+        ("latency=12ms", "latency", 12.0),
+        ("latency=12000us", "latency", 12.0),
+        ("latency=0.5s", "latency", 500.0),
+        (" params = 60M ", "params", 60e6),
+    ],
+)
+def test_budgets_parse_to_the_cost_unit(spec, metric, limit):
+    budget = parse_budget(spec)
+    assert (budget.metric, budget.limit) == (metric, pytest.approx(limit))
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("params=abc", "'abc' is not a number followed by a unit"),
+        ("params=60", "give a unit after the number (K/M/G for params)"),
+        ("params=-5M", "must be positive"),
+        ("params=0M", "positive finite"),
+        ("params=1e400M", "positive finite"),
+        ("params=60Q", "unit 'Q' is not one of K/M/G"),
+        ("latency=12MS", "unit 'MS' is not one of us/ms/s"),
+        ("flops=1G", "unknown metric 'flops'"),
+        ("60M", "not METRIC=VALUEUNIT"),
+        ("", "a budget is required"),
+    ],
+)
+def test_malformed_budgets_say_what_is_wrong(spec, message):
+    with pytest.raises(BudgetError) as raised:
+        parse_budget(spec)
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("cost, exact", [(params_cost, count_params), (macs_cost, count_macs)])
+def test_the_cheapest_arch_is_the_smallest_of_the_space(cost, exact):
+    arch, value = cheapest_arch(cost())
+    assert arch == "j" + "331" * 10 + "000" * 2
+    assert value == exact(arch)
+
+
+def test_a_budget_below_the_smallest_subnetwork_names_its_cost():
+    with pytest.raises(BudgetError, match=r"below the smallest sub-network: j331.* costs 55\.93M"):
+        require_reachable(parse_budget("params=50M"), params_cost())
+    require_reachable(parse_budget("params=56M"), params_cost())  # reachable: no error

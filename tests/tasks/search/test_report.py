@@ -1,0 +1,78 @@
+"""The search report: what each record holds, the five files, and a failed write that
+leaves the previous report whole."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from schemas.costs import AdditiveCost, count_macs, count_params, params_cost
+from tasks.search import report
+from tasks.search.report import REPORT_FILES, ScoredArchs, arch_records, write_report
+from tests.factories import ARCH_J, ARCH_K, ARCH_L
+
+ARCHS = [ARCH_L, ARCH_K, ARCH_J]
+TABLE = AdditiveCost("latency", "ms", 2.0, tuple(float(k + 1) for k in range(9)), "test table")
+
+
+def _scored(archs=ARCHS):
+    n = len(archs)
+    return ScoredArchs(
+        list(archs),
+        np.linspace(1.0, 0.0, n),
+        {"cplfw": np.arange(n, dtype=float), "sop": -np.arange(n, dtype=float)},
+    )
+
+
+def test_records_carry_arch_costs_config_and_predictions():
+    records = arch_records(_scored(), 256, TABLE)
+    first = records[0]
+    assert first["rank"] == 1 and first["arch"] == ARCH_L and first["depth"] == 12
+    assert first["params"] == count_params(ARCH_L) and first["macs"] == count_macs(ARCH_L)
+    assert first["latency_ms"] == pytest.approx(TABLE.of_archs([ARCH_L])[0])
+    assert first["predicted"] == 1.0
+    assert first["predicted_per_task"] == {"cplfw": 0.0, "sop": 0.0}
+    assert len(first["layers"]) == 12
+    assert first["layers"][0] == {"layer": 1, "heads": 11, "mlp_ratio": 3.0, "mlp_hidden": 2304}
+    assert "latency_ms" not in arch_records(_scored(), 256, None)[0]
+
+
+def _plot(tmp_path_unused=None):
+    return dict(
+        cost=params_cost(),
+        front=_scored(),
+        picks=_scored(ARCHS[:1]),
+        labelled=_scored(),
+        budget_limit=80e6,
+        title="test",
+    )
+
+
+def test_the_report_has_five_files_that_agree(tmp_path):
+    records = arch_records(_scored(), 256, None)
+    written = write_report(tmp_path, records[:1], records, _plot())
+    assert sorted(written) == sorted(REPORT_FILES)
+    assert json.loads((tmp_path / "front.json").read_text()) == records
+    rows = list(csv.DictReader((tmp_path / "front.csv").open()))
+    assert [r["arch"] for r in rows] == ARCHS
+    assert {"params", "macs", "predicted", "predicted_cplfw", "predicted_sop", "layers"} <= set(
+        rows[0]
+    )
+    assert (tmp_path / "front.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(REPORT_FILES)  # no staging left
+
+
+def test_a_failed_write_leaves_the_previous_report_whole(tmp_path, monkeypatch):
+    records = arch_records(_scored(), 256, None)
+    write_report(tmp_path, records[:1], records, _plot())
+    before = {name: (tmp_path / name).read_bytes() for name in REPORT_FILES}
+
+    def broken_plot(path, **_):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(report, "plot_front", broken_plot)
+    with pytest.raises(OSError, match="disk full"):
+        write_report(tmp_path, records[:2], records[:2], _plot())
+    assert {name: (tmp_path / name).read_bytes() for name in REPORT_FILES} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(REPORT_FILES)
