@@ -101,7 +101,7 @@ def quantise_additive_cost(cost: AdditiveCost, resolution: float | None = None) 
     return quantise_cost(table, cost.fixed, resolution)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # array fields: compare the fields, not the fronts
 class KindFront:
     """A front over any layered space: archs as tuples of layer kinds (length = depth)."""
 
@@ -110,7 +110,7 @@ class KindFront:
     kinds: tuple[tuple[int, ...], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # array fields: compare the fields, not the fronts
 class Front:
     """Pareto front over the real space, sorted by cost: costs ascending, goodness
     strictly ascending, one arch (37-character code) per point."""
