@@ -18,6 +18,7 @@ from tasks.prefect_tasks import (
     check_search_parameters,
     encode_training,
     fit_search_model,
+    fit_shared_statistics,
     name_flow_run,
     publish_search,
     read_and_validate,
@@ -63,8 +64,12 @@ def ufo_search(
     training, _ = encode_training(train_frame, run.predictor)
     # All eight tasks, whatever the objective: the report shows every task's prediction,
     # and a later search with another objective or budget finds every fit cached.
+    shared = fit_shared_statistics(run.predictor, training)
     models = fit_search_model.map(
-        TASKS, predictor=unmapped(run.predictor), train=unmapped(training)
+        TASKS,
+        predictor=unmapped(run.predictor),
+        train=unmapped(training),
+        shared=unmapped(shared),
     )
     outcome = search_subnetworks(
         dict(zip(TASKS, models.result(), strict=True)),

@@ -322,8 +322,10 @@ def read_latency_table(path: Path | None):
 
 
 @fit_step(name="fit-search-model", task_run_name="fit-{task_name}")
-def fit_search_model(task_name: str, predictor: str, train: fitting.TrainingSet):
-    return fitting.fit_task_model(task_name, predictor, train)
+def fit_search_model(
+    task_name: str, predictor: str, train: fitting.TrainingSet, shared: object | None = None
+):
+    return fitting.fit_task_model(task_name, predictor, train, shared)
 
 
 @task(name="search-subnetworks")
