@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from tasks.predictors import DEFAULT_PREDICTOR
 from tests.e2e.stack import (
     FIT_NAMES,
     flow_run_id,
@@ -49,7 +50,8 @@ def test_demo_deployment_shows_every_step_artifact_and_figure(stack, demo_run):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Flow run finished successfully in 'Completed'." in done.stdout
     assert run.state.name == "Completed"
-    assert run.name.startswith("ensemble-") and len(run.name) == len("ensemble-") + 8
+    prefix = f"{DEFAULT_PREDICTOR}-"  # the demo deployment runs the default predictor
+    assert run.name.startswith(prefix) and len(run.name) == len(prefix) + 8
 
     steps = (
         "check-parameters",
@@ -57,6 +59,7 @@ def test_demo_deployment_shows_every_step_artifact_and_figure(stack, demo_run):
         "validate-test",
         "encode-train",
         "encode-test",
+        "shared-statistics",
         *FIT_NAMES,
         "publish-evaluation",
         "assemble-submission",
@@ -99,7 +102,7 @@ def test_demo_deployment_shows_every_step_artifact_and_figure(stack, demo_run):
             "read 200 entries",
             "read 300 entries",
             "Kendall tau",
-            "fitted ensemble on 200 archs in",  # fit times, from tasks.fitting
+            f"fitted {DEFAULT_PREDICTOR} on 200 archs in",  # fit times, from tasks.fitting
             f"({len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()[:12]})",
         ),
         any_of=("cache miss", "cache hit"),
