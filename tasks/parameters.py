@@ -73,7 +73,7 @@ def default_paths(
 DEFAULT_SEARCH_OBJECTIVE = "all"
 DEFAULT_BUDGET = "params=60M"
 DEFAULT_TOP = 10
-DEFAULT_MAX_EVALS = 20_000
+DEFAULT_MAX_EVALS = 5_000  # the refined search plateaus by 2,000 (bench/README.md, search)
 
 
 @dataclass(frozen=True)
