@@ -14,12 +14,11 @@ from tasks.prefect_tasks import (
     check_submission,
     code_version,
     encode_archs,
-    evaluate_task_holdout,
-    fit_task_predictor,
     pipeline_run_name,
     publish_evaluation,
     publish_summary,
     read_and_validate,
+    safe_fits,
     write_submission,
 )
 
@@ -53,6 +52,7 @@ def ufo_pipeline(
         code=unmapped(code_version()),
         fault=unmapped(fault),
     )
+    fit_task_predictor, evaluate_task_holdout = safe_fits()  # persisted results: sha256, no pickle
     holdout_taus = evaluate_task_holdout.map(
         TASKS, train_ranks=ranks, holdout=unmapped(run.holdout), **shared
     )

@@ -27,6 +27,7 @@ from tasks import (
     validate,
 )
 from tasks.evaluate import Holdout
+from tasks.results_integrity import SafeSerializer, checksummed_storage
 from tasks.run_names import short_input_hash, short_train_hash
 
 # INFO records of the plain functions (fit times, taus) reach the run logs when
@@ -121,6 +122,7 @@ def _fault_token() -> str:
     retry_delay_seconds=1,
     cache_policy=FIT_CACHE_POLICY,
     persist_result=True,
+    result_serializer=SafeSerializer(),  # the flow adds checksummed storage: safe_fits()
 )
 def fit_task_predictor(
     task_name: str,
@@ -147,6 +149,7 @@ def fit_task_predictor(
     retry_delay_seconds=1,
     cache_policy=FIT_CACHE_POLICY,
     persist_result=True,
+    result_serializer=SafeSerializer(),  # the flow adds checksummed storage: safe_fits()
 )
 def evaluate_task_holdout(
     task_name: str,
@@ -163,6 +166,15 @@ def evaluate_task_holdout(
     )
     return fitting.holdout_taus_for_task(
         task_name, predictor, train_features, train_ranks, holdout, seed
+    )
+
+
+def safe_fits():
+    """The fit and holdout tasks with their results stored behind a sha256 (in a flow run)."""
+    storage = checksummed_storage(paths.results_dir())
+    return (
+        fit_task_predictor.with_options(result_storage=storage),
+        evaluate_task_holdout.with_options(result_storage=storage),
     )
 
 
