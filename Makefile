@@ -8,7 +8,11 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean chromium
+
+# The dashboard test (tests/e2e/test_dashboard.py) drives Debian's headless Chromium through
+# Playwright (never `playwright install`: it would download its own browser).
+CHROMIUM ?= /usr/bin/chromium
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "need $(PY) on PATH (Python 3.11)"; exit 1; }
@@ -24,10 +28,24 @@ run: $(STAMP)
 	$(BIN)/ufo make-demo
 	$(BIN)/ufo run
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+
+# Installs Chromium with apt-get when it is missing and we are root; otherwise stops at once
+# with the one command to run.
+chromium:
+	@if [[ -x $(CHROMIUM) ]]; then exit 0; fi; \
+	if [[ $$(id -u) == 0 ]] && command -v apt-get >/dev/null; then \
+		echo "make test: $(CHROMIUM) is missing; installing Debian's chromium (apt-get)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || exit 1; \
+	else \
+		echo "make test needs Chromium at $(CHROMIUM) for the dashboard test. Install it with:" >&2; \
+		echo "    sudo apt-get install -y chromium" >&2; \
+		exit 1; \
+	fi; \
+	[[ -x $(CHROMIUM) ]] || { echo "apt-get finished but $(CHROMIUM) is still missing" >&2; exit 1; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -40,6 +58,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py
 	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/selection.py
 	$(BIN)/python bench/update_readme.py
 
 clean:

@@ -34,10 +34,11 @@ sys.path.insert(0, str(ROOT))
 
 from schemas.encodings import get_encoding  # noqa: E402
 from schemas.search_space import RANK_FIELDS, TASKS, sample_archs  # noqa: E402
-from tasks.evaluate import Holdout, holdout_splits, kendall_tau  # noqa: E402
+from tasks.evaluate import Holdout, fit_and_score, holdout_splits  # noqa: E402
+from tasks.paths import shared_train_path  # noqa: E402
 from tasks.predictors import DEFAULT_PREDICTOR, PREDICTORS, make_predictor  # noqa: E402
 
-TRAIN_FILE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "CCF_UFO_train.json"
+TRAIN_FILE = shared_train_path()
 OUT_DIR = ROOT / "bench" / "out"
 SECTION = ROOT / "bench" / "quality_README_section.md"
 PLOT = ROOT / "bench" / "quality_tau.png"
@@ -77,8 +78,8 @@ def run_split(job: tuple[str, int]) -> dict:
     _, tr, te = splits(len(archs))[split_no]
     taus, choices = [], []
     for t in range(len(TASKS)):
-        model = make_predictor(name, seed=0).fit(X[tr], ranks[tr, t])
-        taus.append(kendall_tau(model.predict(X[te]), ranks[te, t]))
+        model, tau = fit_and_score(name, X, ranks[:, t], tr, te)
+        taus.append(tau)
         choices += choices_of(model)
     return {"name": name, "split": split_no, "taus": taus, "choices": choices}
 

@@ -29,11 +29,12 @@ from pathlib import Path
 
 import psutil
 
+from tasks.paths import shared_train_path
 from tasks.predictors import DEFAULT_PREDICTOR
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-TRAIN = ROOT.parent / "shared" / "data" / "CCF_UFO_train.json"
+TRAIN = shared_train_path()
 BIN = Path(sys.executable).parent
 
 

@@ -9,6 +9,7 @@ BENCH = Path(__file__).resolve().parent
 SECTIONS = {
     "pipeline": BENCH / "pipeline_results.md",
     "quality": BENCH / "quality_README_section.md",
+    "selection": BENCH / "selection_README_section.md",
 }
 
 

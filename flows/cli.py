@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from flows import console
+from flows.runners import DEFAULT_RUNNER
 from flows.settings import configure_prefect_environment, quiet_tracebacks_for
 from schemas.costs import DEFAULT_IMAGE_SIZE
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS, ArchError
@@ -20,23 +22,46 @@ from tasks.parameters import (
     DEFAULT_TOP,
     ParameterError,
 )
+from tasks.predictors import UnknownPredictorError
 
 logger = logging.getLogger("ufo")
-# Errors a user can fix: reported as one paragraph, no traceback, exit code 2.
+# Errors a user can fix: reported as one paragraph, no traceback, exit code 2. Anything
+# else is a bug: exit code 3, a short message, the traceback in the log file.
 USER_ERRORS = (
     io.InputFileError,
     ParameterError,
     HoldoutError,
     ArchError,
-    KeyError,
-    FileNotFoundError,
+    UnknownPredictorError,
     outputs.OutputError,
 )
+EXIT_INVALID_INPUT, EXIT_USER_ERROR, EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED = 1, 2, 3, 130
+LOGGED_COMMANDS = ("run", "search", "evaluate", "validate")  # say where their full log is
+_VIEW: console.View | None = None  # the running command's console, if any
 
 
 def emit(text: str) -> None:
+    if _VIEW is not None:
+        _VIEW.line(text)
+        return
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _report_run(args: argparse.Namespace, written: str) -> None:
+    """The end of a run: the tau table, the submission and where the full log is."""
+    import hashlib
+
+    session: console.Session = args.session
+    session.view.stop()
+    view = session.view
+    if view.taus:
+        emit(console.tau_table(view.taus, f"Kendall tau on the holdout {view.holdout}:"))
+    elif args.holdout != "none":
+        emit("Kendall tau per task: see the kendall-tau artifact (dashboard) or the log")
+    payload = Path(written).read_bytes()
+    emit(f"submission written to {written}")
+    emit(f"  {len(payload)} bytes, sha256 {hashlib.sha256(payload).hexdigest()}")
 
 
 def _default_predictor() -> str:
@@ -67,16 +92,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     quiet_tracebacks_for((ValidationFailed, *USER_ERRORS))
 
     pipeline = ufo_pipeline.with_options(task_runner=build_task_runner(args.runner))
+    args.session.view.plan = console.Plan(steps_per_task=2)  # holdout-<task> and fit-<task>
     written = pipeline(
         train=args.train,
         test=args.test,
         out=args.out,
         predictor=args.predictor or _default_predictor(),
         holdout=args.holdout,
-        seed=args.seed,
+        holdout_seed=args.holdout_seed,
+        refit=args.refit,
         fault=args.fault,
     )
-    emit(f"submission written to {written}")
+    _report_run(args, written)
     return 0
 
 
@@ -105,7 +132,11 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     quiet_tracebacks_for((ValidationFailed, *USER_ERRORS))
     search = ufo_search.with_options(task_runner=build_task_runner(args.runner))
+    from schemas.search_space import TASKS
+
+    args.session.view.plan = console.Plan(tasks=TASKS if args.task == "all" else (args.task,))
     out = Path(search(**options))
+    args.session.view.stop()
     picks = json.loads((out / "picks.json").read_text())
     has_latency = bool(picks) and "latency_ms" in picks[0]
     emit(f"picks within {args.budget} (objective {args.task}, predictor {options['predictor']}):")
@@ -139,14 +170,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if holdout.kind == "none":
         raise HoldoutError("evaluate needs a holdout: last:N or kfold:K")
     encoding = get_predictor_class(predictor).encoding
+    args.session.view.plan = console.Plan(label="tasks evaluated")
     frame = _read_valid(args.train, "train")
     features = encode_archs_cached(list(frame[ARCH_FIELD]), encoding, paths.cache_dir()).features
     ranks = frame[list(RANK_FIELDS)].astype(float).to_numpy()
     summary = summarise_taus(
-        evaluate_predictor(predictor, features, ranks, holdout, seed=args.seed)
+        evaluate_predictor(predictor, features, ranks, holdout, holdout_seed=args.holdout_seed)
     )
-    if args.json:
-        emit(
+    args.session.view.stop()
+    if args.json:  # stdout holds only the JSON object (stage lines went to stderr)
+        sys.stdout.write(
             json.dumps(
                 {
                     "predictor": predictor,
@@ -155,11 +188,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     "average": summary["average"],
                 }
             )
+            + "\n"
         )
     else:
-        emit(f"predictor {predictor}, holdout {holdout}")
-        for name, value in summary.items():
-            emit(f"  {name:<12} {value:.4f}")
+        emit(console.tau_table(summary, f"Kendall tau, predictor {predictor}, holdout {holdout}:"))
     return 0
 
 
@@ -208,6 +240,64 @@ def cmd_predictors(args: argparse.Namespace) -> int:
     return 0
 
 
+def _emit_latency_table(table) -> None:
+    from schemas.costs import N_KINDS, kind_label
+
+    emit(f"latency table ({table.source}):")
+    emit(f"  {'fixed part':<16} {table.fixed:9.2f} ms")
+    for kind in range(N_KINDS):
+        emit(f"  {kind_label(kind):<16} {table.per_kind[kind]:9.2f} ms")
+
+
+def cmd_measure_latency(args: argparse.Namespace) -> int:
+    from schemas.costs import n_tokens
+    from tasks.latency import measure_latency_table, write_latency_table, write_measurements
+
+    try:
+        n_tokens(args.image_size)
+    except ValueError as error:
+        raise ParameterError(f"--image-size: {error}") from None
+    if args.repeats < 1 or args.check_archs < 0:
+        raise ParameterError(
+            f"--repeats must be >= 1 and --check-archs >= 0, got {args.repeats} and {args.check_archs}"
+        )
+    emit(f"timing 9 layer kinds, the fixed part and {args.check_archs} whole sub-networks ...")
+    measured = measure_latency_table(
+        args.image_size, args.repeats, n_check_archs=args.check_archs, clock=args.clock
+    )
+    _emit_latency_table(measured.table)
+    emit("whole sub-networks, each timed as one graph, against the table's sum:")
+    for check in measured.checks:
+        emit(
+            f"  {check.arch}  measured {check.measured_ms:8.2f} ms  "
+            f"table {check.predicted_ms:8.2f} ms  error {check.error_pct:+6.2f} %"
+        )
+    if measured.checks:
+        emit(f"  mean absolute error {measured.check_mean_abs_pct:.2f} %")
+    if args.measurements_out:
+        measurements = {c.arch: c.measured_ms for c in measured.checks}
+        write_measurements(Path(args.measurements_out), measurements)
+        emit(f"wrote the {len(measurements)} whole-network latencies to {args.measurements_out}")
+    write_latency_table(Path(args.out), measured.table, **measured.document_metadata())
+    emit(f"wrote the latency table to {args.out}")
+    return 0
+
+
+def cmd_fit_latency(args: argparse.Namespace) -> int:
+    from tasks.latency import fit_latency_table, read_measurements, write_latency_table
+
+    fit = fit_latency_table(read_measurements(Path(args.measurements)), source=args.measurements)
+    _emit_latency_table(fit.table)
+    emit(
+        f"leave-one-out error over {fit.n_measurements} archs: mean {fit.heldout_mean_abs_pct:.2f} %, "
+        f"max {fit.heldout_max_abs_pct:.2f} % ({fit.heldout_worst_arch}); "
+        f"in-sample mean {fit.fit_mean_abs_pct:.2f} %"
+    )
+    write_latency_table(Path(args.out), fit.table, notes=fit.table.source)
+    emit(f"wrote the latency table to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ufo", description="Predict VIMER-UFO sub-network ranks on eight tasks."
@@ -229,12 +319,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--holdout", default="last:100", help="last:N, kfold:K or none (default last:100)"
     )
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--holdout-seed", type=int, default=0, help="shuffles the kfold:K holdout folds (default 0)"
+    )
+    run.add_argument(
+        "--refit",
+        action="store_true",
+        help="recompute the fits even if their results are cached under data/prefect-results",
+    )
     run.add_argument(
         "--force", action="store_true", help="replace --out even if ufo did not write it"
     )
     run.add_argument(
-        "--runner", default="threads", help="threads, dask (local cluster) or tcp://HOST:PORT"
+        "--runner", default=DEFAULT_RUNNER, help="threads, dask (local cluster) or tcp://HOST:PORT"
     )
     run.add_argument(
         "--fault", help=argparse.SUPPRESS
@@ -245,7 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--train", required=True)
     evaluate.add_argument("--predictor")
     evaluate.add_argument("--holdout", default="last:100")
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument(
+        "--holdout-seed", type=int, default=0, help="shuffles the kfold:K folds (default 0)"
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(handler=cmd_evaluate)
 
@@ -259,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     make_test.add_argument("--train", required=True)
     make_test.add_argument("--out", required=True)
     make_test.add_argument("--n", type=int, default=99_500)
-    make_test.add_argument("--seed", type=int, default=0)
+    make_test.add_argument("--seed", type=int, default=0, help="seeds the arch sampler")
     make_test.set_defaults(handler=cmd_make_test)
 
     make_demo = sub.add_parser(
@@ -269,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     make_demo.add_argument("--test-out", default=str(paths.demo_test_path()))
     make_demo.add_argument("--n", type=int, default=500)
     make_demo.add_argument("--n-test", type=int, default=2_000)
-    make_demo.add_argument("--seed", type=int, default=0)
+    make_demo.add_argument("--seed", type=int, default=0, help="seeds the synthetic data")
     make_demo.set_defaults(handler=cmd_make_demo)
 
     search = sub.add_parser(
@@ -303,32 +402,92 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_EVALS,
         help=f"model evaluations for a non-additive predictor's search (default {DEFAULT_MAX_EVALS})",
     )
-    search.add_argument("--runner", default="threads", help="threads, dask or tcp://HOST:PORT")
+    search.add_argument("--runner", default=DEFAULT_RUNNER, help="threads, dask or tcp://HOST:PORT")
     search.set_defaults(handler=cmd_search)
+
+    measure_latency = sub.add_parser(
+        "measure-latency",
+        help="measure a latency table on this CPU (onnxruntime, 1 thread) and check it on whole sub-networks",
+    )
+    measure_latency.add_argument("--out", required=True, help="latency table JSON to write")
+    measure_latency.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE)
+    measure_latency.add_argument(
+        "--repeats", type=int, default=7, help="timed runs per graph (median)"
+    )
+    measure_latency.add_argument(
+        "--check-archs", type=int, default=4, help="whole sub-networks to check"
+    )
+    measure_latency.add_argument(
+        "--measurements-out",
+        help="also write the whole-network latencies as a measurements file (for fit-latency)",
+    )
+    measure_latency.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        default="cpu",
+        help="cpu: the computing thread's CPU time, steady on a shared machine (default); wall: elapsed time",
+    )
+    measure_latency.set_defaults(handler=cmd_measure_latency)
+    fit_latency = sub.add_parser(
+        "fit-latency",
+        help="fit a latency table to measured sub-networks (NNLS, leave-one-out error)",
+    )
+    fit_latency.add_argument("--measurements", required=True, help='JSON {"<arch>": ms, ...}')
+    fit_latency.add_argument("--out", required=True, help="latency table JSON to write")
+    fit_latency.set_defaults(handler=cmd_fit_latency)
 
     predictors = sub.add_parser("predictors", help="list registered predictors")
     predictors.set_defaults(handler=cmd_predictors)
+    for command in sub.choices.values():
+        command.add_argument(
+            "--verbose",
+            action="store_true",
+            help="show the full Prefect and library logs on the console (they always go to the log file)",
+        )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for name in ("ufo", "tasks", "flows"):  # our INFO lines; libraries stay at WARNING
-        logging.getLogger(name).setLevel(logging.INFO)
+    global _VIEW
     args = build_parser().parse_args(argv)
+    # `evaluate --json` keeps stdout for the JSON object; stage lines go to stderr.
+    out = sys.stderr if getattr(args, "json", False) else sys.stdout
+    with console.session(args.command, args.verbose, out=out) as session:
+        args.session, _VIEW = session, session.view
+        try:
+            code = _run_handler(args, session)
+        finally:
+            _VIEW = None
+        if args.command in LOGGED_COMMANDS and (code == 0 or session.log_path.exists()):
+            out.write(f"full log: {session.log_path}\n")
+        return code
+
+
+def _run_handler(args: argparse.Namespace, session: console.Session) -> int:
     from tasks.validate import ValidationFailed
 
     try:
         return args.handler(args)
     except ValidationFailed as failed:
+        session.view.stop()
         sys.stderr.write(f"ufo: input rejected, nothing was written.\n{failed.report.to_text()}\n")
-        return 1
+        return EXIT_INVALID_INPUT
     except USER_ERRORS as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-        sys.stderr.write(f"ufo: {message}\n")
-        return 2
+        session.view.stop()
+        sys.stderr.write(f"ufo: {error}\n")
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        session.view.stop()
+        sys.stderr.write("ufo: interrupted\n")
+        return EXIT_INTERRUPTED
+    except Exception as error:  # a bug, not the user's mistake: never disguised as one
+        session.view.stop()
+        logger.error("internal error in `ufo %s`", args.command, exc_info=error)
+        sys.stderr.write(
+            f"ufo: internal error ({type(error).__name__}: {error}). This is a bug in ufo-nas, "
+            f"not a problem with your input.\nThe full traceback is in {session.log_path}\n"
+        )
+        return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from prefect import flow, unmapped
 from prefect.futures import wait
-from prefect.task_runners import ThreadPoolTaskRunner
 
-from schemas.search_space import RANK_FIELDS, TASKS
-from tasks.predictors import DEFAULT_PREDICTOR, get_predictor_class
+from flows.runners import DEFAULT_RUNNER, build_task_runner
+from schemas.search_space import TASKS
+from tasks.predictors import DEFAULT_PREDICTOR
 from tasks.prefect_tasks import (
     assemble,
     check_parameters,
     check_submission,
-    code_version,
-    encode_archs,
-    pipeline_run_name,
+    encode_test,
+    encode_training,
+    name_flow_run,
+    provisional_run_name,
     publish_evaluation,
     publish_summary,
     read_and_validate,
+    refit_on_first_attempt,
     safe_fits,
     write_submission,
 )
@@ -25,8 +27,8 @@ from tasks.prefect_tasks import (
 
 @flow(
     name="ufo-pipeline",
-    flow_run_name=pipeline_run_name,
-    task_runner=ThreadPoolTaskRunner(max_workers=2),
+    flow_run_name=provisional_run_name,
+    task_runner=build_task_runner(DEFAULT_RUNNER),
 )
 def ufo_pipeline(
     train: str | None = None,
@@ -34,38 +36,42 @@ def ufo_pipeline(
     out: str | None = None,
     predictor: str = DEFAULT_PREDICTOR,
     holdout: str = "last:100",
-    seed: int = 0,
+    holdout_seed: int = 0,
+    refit: bool = False,
     fault: str | None = None,
 ) -> str:
-    """Validate, encode, fit one predictor per task, evaluate, and write a checked submission."""
+    """Validate, encode, fit one predictor per task, evaluate, and write a checked submission.
+
+    holdout_seed shuffles the `kfold:K` holdout folds. refit recomputes the fits and holdout
+    evaluations even if cached (on the run's first attempt; a retry reuses what it saved).
+    fault is a testing aid that fails one step once, e.g. `fit:vehicleid`."""
     run = check_parameters(train, test, out, predictor, holdout)
-    train_frame, _ = read_and_validate(run.train, "train")
-    test_frame, _ = read_and_validate(run.test, "test")
-    encoding = get_predictor_class(run.predictor).encoding
-    train_features = encode_archs(train_frame, encoding, "train")
-    test_features = encode_archs(test_frame, encoding, "test")
-    ranks = [train_frame[field].astype(int).tolist() for field in RANK_FIELDS]
-    shared = dict(
+    train_frame, train_digest = read_and_validate(run.train, "train")
+    test_frame, test_digest = read_and_validate(run.test, "test")
+    name_flow_run(run.predictor, [train_digest, test_digest])
+    training, train_cache = encode_training(train_frame, run.predictor)
+    test_features, test_cache = encode_test(test_frame, run.predictor)
+    fit_task_predictor, evaluate_task_holdout = safe_fits()  # persisted: .npy/JSON + sha256
+    holdout_taus = refit_on_first_attempt(evaluate_task_holdout, refit).map(
+        TASKS,
         predictor=unmapped(run.predictor),
-        train_features=unmapped(str(train_features.cache_path)),
-        seed=unmapped(seed),
-        code=unmapped(code_version()),
+        train=unmapped(training),
+        holdout=unmapped(run.holdout),
+        holdout_seed=unmapped(holdout_seed),
         fault=unmapped(fault),
     )
-    fit_task_predictor, evaluate_task_holdout = safe_fits()  # persisted results: sha256, no pickle
-    holdout_taus = evaluate_task_holdout.map(
-        TASKS, train_ranks=ranks, holdout=unmapped(run.holdout), **shared
-    )
-    scores = fit_task_predictor.map(
-        TASKS, train_ranks=ranks, test_features=unmapped(str(test_features.cache_path)), **shared
+    scores = refit_on_first_attempt(fit_task_predictor, refit).map(
+        TASKS,
+        predictor=unmapped(run.predictor),
+        train=unmapped(training),
+        test_features=unmapped(test_features),
+        fault=unmapped(fault),
     )
     # Let every fit finish even if one fails: the finished ones persist for a cheap rerun.
     wait([*holdout_taus, *scores])
-    evaluation = publish_evaluation(
-        dict(zip(TASKS, holdout_taus.result(), strict=True)), run.predictor, run.holdout
-    )
+    evaluation = publish_evaluation(holdout_taus.result(), run.predictor, run.holdout)
     submission = assemble(test_frame, scores.result())
     checked_bytes = check_submission(submission, test_frame)
     written = write_submission(checked_bytes, run.out)
-    publish_summary(run, [train_features, test_features], evaluation, written)
+    publish_summary(run, [train_cache, test_cache], evaluation, written)
     return written["path"]

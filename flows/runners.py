@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# What `ufo run`, `ufo search` and the flows' own defaults use.
+DEFAULT_RUNNER = "threads"
+
 
 def build_task_runner(spec: str):
     """`threads`, `dask` (a local cluster of 2 single-threaded worker processes), or a
@@ -23,6 +26,8 @@ def build_task_runner(spec: str):
         )
     if spec.startswith("tcp://"):
         return DaskTaskRunner(address=spec)
-    raise ValueError(
+    from tasks.parameters import ParameterError
+
+    raise ParameterError(
         f"task runner {spec!r} is not 'threads', 'dask' or a tcp://host:port scheduler address"
     )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from prefect import flow, unmapped
-from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.runners import DEFAULT_RUNNER, build_task_runner
 from schemas.costs import DEFAULT_IMAGE_SIZE
 from schemas.search_space import ARCH_FIELD, TASKS
 from tasks.parameters import (
@@ -13,11 +13,12 @@ from tasks.parameters import (
     DEFAULT_SEARCH_OBJECTIVE,
     DEFAULT_TOP,
 )
-from tasks.predictors import DEFAULT_PREDICTOR, get_predictor_class
+from tasks.predictors import DEFAULT_PREDICTOR
 from tasks.prefect_tasks import (
     check_search_parameters,
-    encode_archs,
+    encode_training,
     fit_search_model,
+    name_flow_run,
     publish_search,
     read_and_validate,
     read_latency_table,
@@ -30,7 +31,7 @@ from tasks.prefect_tasks import (
 @flow(
     name="ufo-search",
     flow_run_name=search_run_name,
-    task_runner=ThreadPoolTaskRunner(max_workers=2),
+    task_runner=build_task_runner(DEFAULT_RUNNER),
 )
 def ufo_search(
     train: str | None = None,
@@ -57,17 +58,16 @@ def ufo_search(
         max_evals=max_evals,
     )
     latency = read_latency_table(run.latency_table)
-    train_frame, _ = read_and_validate(run.train, "train")
-    features = encode_archs(train_frame, get_predictor_class(run.predictor).encoding, "train")
-    ranks = {t: train_frame[f"{t}_rank"].astype(int).tolist() for t in TASKS}
+    train_frame, train_digest = read_and_validate(run.train, "train")
+    name_flow_run(f"search-{run.objective}-{run.budget.metric}", [train_digest])
+    training, _ = encode_training(train_frame, run.predictor)
+    # All eight tasks, whatever the objective: the report shows every task's prediction,
+    # and a later search with another objective or budget finds every fit cached.
     models = fit_search_model.map(
-        list(run.tasks),
-        predictor=unmapped(run.predictor),
-        train_features=unmapped(str(features.cache_path)),
-        train_ranks=[ranks[t] for t in run.tasks],
+        TASKS, predictor=unmapped(run.predictor), train=unmapped(training)
     )
     outcome = search_subnetworks(
-        dict(zip(run.tasks, models.result(), strict=True)),
+        dict(zip(TASKS, models.result(), strict=True)),
         list(train_frame[ARCH_FIELD]),
         run,
         latency,

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas.encodings import get_encoding
+from tasks.events import event
 from tasks.io import atomic_target
 
 logger = logging.getLogger(__name__)
@@ -117,11 +118,38 @@ def encode_archs_cached(archs: list[str], encoding_name: str, cache_dir: Path) -
                 encoding_name,
                 len(archs),
                 path.name,
+                extra=event("encoded", encoding=encoding_name, archs=len(archs), hit=True),
             )
             return EncodedArchs(features, names, path, cache_hit=True)
     features = encoding.build(archs)
     _write_cache(path, archs, features, names, meta)
     logger.info(
-        "encoding %s: cache miss, encoded %d archs into %s", encoding_name, len(archs), path.name
+        "encoding %s: cache miss, encoded %d archs into %s",
+        encoding_name,
+        len(archs),
+        path.name,
+        extra=event("encoded", encoding=encoding_name, archs=len(archs), hit=False),
     )
     return EncodedArchs(features, names, path, cache_hit=False)
+
+
+def compact_features(features: np.ndarray) -> np.ndarray:
+    """A uint8 copy when every value is a whole number in 0..255 (true of the one-hot and
+    the seed notebook's bit encodings): 8x smaller to ship to Dask workers and to hash into
+    cache keys. Predictors cast back to float64, so their results are bit-identical."""
+    compact = features.astype(np.uint8)
+    if not np.array_equal(compact, features):
+        raise ValueError("features are not whole numbers in 0..255; keep them as float64")
+    compact.setflags(write=False)  # shared between threads: nobody may modify it
+    return compact
+
+
+def training_set(frame, features: np.ndarray):
+    """The fits' input: compact features and every task's ranks from a validated frame."""
+    from schemas.search_space import TASKS
+    from tasks.fitting import TrainingSet
+
+    ranks = {task: frame[f"{task}_rank"].to_numpy(dtype=np.int64) for task in TASKS}
+    for values in ranks.values():
+        values.setflags(write=False)
+    return TrainingSet(compact_features(features), ranks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -10,7 +11,11 @@ import pandas as pd
 from scipy.stats import kendalltau
 
 from schemas.search_space import TASKS
+from tasks.events import event
 from tasks.predictors import make_predictor
+from tasks.predictors.base import Predictor
+
+logger = logging.getLogger(__name__)
 
 
 class HoldoutError(ValueError):
@@ -78,32 +83,44 @@ def kendall_tau(scores: np.ndarray, truth: np.ndarray) -> float:
     return float(tau)
 
 
-def score_fold(
-    predictor_name: str,
-    X: np.ndarray,
-    ranks: np.ndarray,
-    train_idx: np.ndarray,
-    test_idx: np.ndarray,
-    seed: int = 0,
-) -> dict[str, float]:
-    """Fit one predictor per task on train rows, return Kendall tau per task on test rows.
-    `ranks` is (n, 8) in TASKS order."""
-    taus = {}
-    for t, task in enumerate(TASKS):
-        model = make_predictor(predictor_name, seed=seed).fit(X[train_idx], ranks[train_idx, t])
-        taus[task] = kendall_tau(model.predict(X[test_idx]), ranks[test_idx, t])
-    return taus
+def fit_and_score(
+    predictor_name: str, X: np.ndarray, y: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray
+) -> tuple[Predictor, float]:
+    """One fold of one task: fit on the fold's training rows only, then Kendall tau of the
+    predictions on its test rows. Returns the fitted predictor too (bench/ reports its choices)."""
+    y = np.asarray(y, dtype=np.float64)
+    model = make_predictor(predictor_name).fit(X[train_idx], y[train_idx])
+    return model, kendall_tau(model.predict(X[test_idx]), y[test_idx])
+
+
+def fold_taus(
+    predictor_name: str, X: np.ndarray, y: np.ndarray, holdout: Holdout, holdout_seed: int = 0
+) -> list[float]:
+    """The fold loop, for one task: Kendall tau per holdout fold. The flow, `ufo evaluate`
+    and bench/ all come through here or through fit_and_score."""
+    return [
+        fit_and_score(predictor_name, X, y, train_idx, test_idx)[1]
+        for train_idx, test_idx in holdout_splits(len(X), holdout, holdout_seed)
+    ]
 
 
 def evaluate_predictor(
-    predictor_name: str, X: np.ndarray, ranks: np.ndarray, holdout: Holdout, seed: int = 0
+    predictor_name: str, X: np.ndarray, ranks: np.ndarray, holdout: Holdout, holdout_seed: int = 0
 ) -> pd.DataFrame:
-    """One row per fold, one column per task plus `average`."""
-    rows = []
-    for fold, (train_idx, test_idx) in enumerate(holdout_splits(len(X), holdout, seed)):
-        taus = score_fold(predictor_name, X, ranks, train_idx, test_idx, seed=seed)
-        rows.append({"fold": fold, **taus})
-    table = pd.DataFrame(rows, columns=["fold", *TASKS])
+    """One row per fold, one column per task plus `average`. `ranks` is (n, 8) in TASKS order."""
+    per_task = {}
+    for t, task in enumerate(TASKS):
+        per_task[task] = fold_taus(predictor_name, X, ranks[:, t], holdout, holdout_seed)
+        tau = float(np.mean(per_task[task]))
+        logger.info(
+            "%s: mean Kendall tau %.4f over %d folds",
+            task,
+            tau,
+            len(per_task[task]),
+            extra=event("evaluated", task=task, tau=tau),
+        )
+    table = pd.DataFrame(per_task, columns=list(TASKS))
+    table.insert(0, "fold", range(len(table)))
     table["average"] = table[list(TASKS)].mean(axis=1)
     return table
 

@@ -1,39 +1,43 @@
-"""Per-task fitting and holdout scoring on cached encodings.
+"""Per-task fitting and holdout scoring on encoded archs held in memory.
 
-Fit steps receive Parquet cache paths (content-addressed, so cheap to hash into cache
-keys and to ship to Dask workers) and load the features once per process."""
+The fit steps receive the features themselves (compact uint8 one-hot, see
+tasks/encode.py), never a path: a Dask worker on another machine, with no access to the
+flow's disk, runs them as they are, and their cache keys depend on content only."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from schemas.search_space import TASKS
-from tasks.encode import load_cached_features
-from tasks.evaluate import Holdout, holdout_splits, kendall_tau
+from tasks.evaluate import Holdout, fold_taus
+from tasks.events import event
 from tasks.predictors import make_predictor
 from tasks.predictors.base import Predictor
 
 logger = logging.getLogger(__name__)
-_LOAD_LOCK = threading.Lock()
 
 
 class InjectedFault(RuntimeError):
     """Raised on purpose by the fault-injection setting (for testing reruns)."""
 
 
-@lru_cache(maxsize=4)
-def _load_features_unlocked(path: str) -> np.ndarray:
-    features = load_cached_features(path)
-    features.setflags(write=False)  # shared between threads: nobody may modify it
-    return features
+@dataclass(frozen=True)
+class TrainingSet:
+    """What every fit needs from the training file: features and each task's ranks."""
+
+    features: np.ndarray  # (n, d), compact dtype from tasks.encode.compact_features
+    ranks: dict[str, np.ndarray]  # task -> (n,) int64 ranks, 0 = best
+
+    def labels(self, task: str) -> np.ndarray:
+        if task not in self.ranks:
+            raise ValueError(f"unknown task {task!r}")
+        return self.ranks[task]
 
 
 def one_blas_thread_per_fit() -> None:
@@ -43,74 +47,55 @@ def one_blas_thread_per_fit() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
-def load_features(path: Path | str) -> np.ndarray:
-    with _LOAD_LOCK:
-        return _load_features_unlocked(str(path))
-
-
-def fit_task_model(
-    task: str,
-    predictor_name: str,
-    train_features: Path | str,
-    train_ranks: list[int],
-    seed: int = 0,
-) -> Predictor:
+def fit_task_model(task: str, predictor_name: str, train: TrainingSet) -> Predictor:
     """Fit the predictor for one task on all training archs."""
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}")
     one_blas_thread_per_fit()
-    X_train = load_features(train_features)
+    y = train.labels(task).astype(np.float64)
     started = time.perf_counter()
-    model = make_predictor(predictor_name, seed=seed).fit(
-        X_train, np.asarray(train_ranks, dtype=np.float64)
-    )
+    model = make_predictor(predictor_name).fit(train.features, y)
+    seconds = time.perf_counter() - started
     logger.info(
         "%s: fitted %s on %d archs in %.2f s",
         task,
         predictor_name,
-        len(X_train),
-        time.perf_counter() - started,
+        len(y),
+        seconds,
+        extra=event("fitted", task=task, seconds=seconds),
     )
     return model
 
 
 def fit_and_predict_task(
-    task: str,
-    predictor_name: str,
-    train_features: Path | str,
-    train_ranks: list[int],
-    test_features: Path | str,
-    seed: int = 0,
+    task: str, predictor_name: str, train: TrainingSet, test_features: np.ndarray
 ) -> np.ndarray:
     """Fit the predictor for one task on all training archs; return test-arch scores."""
-    model = fit_task_model(task, predictor_name, train_features, train_ranks, seed)
-    X_test = load_features(test_features)
+    model = fit_task_model(task, predictor_name, train)
     started = time.perf_counter()
-    scores = model.predict(X_test)
+    scores = model.predict(test_features)
     logger.info(
-        "%s: scored %d test archs in %.2f s", task, len(X_test), time.perf_counter() - started
+        "%s: scored %d test archs in %.2f s",
+        task,
+        len(test_features),
+        time.perf_counter() - started,
     )
     return scores
 
 
 def holdout_taus_for_task(
-    task: str,
-    predictor_name: str,
-    train_features: Path | str,
-    train_ranks: list[int],
-    holdout: Holdout,
-    seed: int = 0,
+    task: str, predictor_name: str, train: TrainingSet, holdout: Holdout, holdout_seed: int = 0
 ) -> list[float]:
     """Kendall tau on each holdout fold for one task (empty for holdout `none`)."""
     one_blas_thread_per_fit()
-    X = load_features(train_features)
-    y = np.asarray(train_ranks, dtype=np.float64)
-    taus = []
-    for train_idx, test_idx in holdout_splits(len(X), holdout, seed):
-        model = make_predictor(predictor_name, seed=seed).fit(X[train_idx], y[train_idx])
-        taus.append(kendall_tau(model.predict(X[test_idx]), y[test_idx]))
+    taus = fold_taus(predictor_name, train.features, train.labels(task), holdout, holdout_seed)
     if taus:
-        logger.info("%s: holdout %s Kendall tau %.4f", task, holdout, float(np.mean(taus)))
+        tau = float(np.mean(taus))
+        logger.info(
+            "%s: holdout %s Kendall tau %.4f",
+            task,
+            holdout,
+            tau,
+            extra=event("holdout", task=task, tau=tau),
+        )
     return taus
 
 

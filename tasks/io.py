@@ -27,63 +27,116 @@ class InputFileError(ValueError):
     """A competition file that cannot be read as the competition format."""
 
 
-class _DuplicateKeys(Exception):
-    pass
+class _Duplicated(dict):
+    """A JSON object that repeated a key (the last value wins); kept so the error can name
+    the entry it happened in."""
+
+    duplicates: list[str]
 
 
-def _reject_constant(name: str):
-    raise InputFileError(f"non-finite number {name} (NaN/Infinity is not valid JSON for ranks)")
+class _NonFinite:
+    """What a NaN/Infinity literal parses to, so the entry and field holding it can be
+    named once the whole file is parsed (json's hook does not know where it is)."""
+
+    def __init__(self, literal: str):
+        self.literal = literal
+
+    def __repr__(self) -> str:
+        return self.literal
 
 
-def _pairs_without_duplicates(pairs: list[tuple[str, object]]) -> dict:
+def _pairs_noting_duplicates(pairs: list[tuple[str, object]]) -> dict:
     seen: dict = {}
+    duplicates = []
     for key, value in pairs:
         if key in seen:
-            raise _DuplicateKeys(key)
+            duplicates.append(key)
         seen[key] = value
-    return seen
+    if not duplicates:
+        return seen
+    marked = _Duplicated(seen)
+    marked.duplicates = duplicates
+    return marked
+
+
+def _not_a_number(value: object) -> str | None:
+    """How `value` (or anything nested in it) breaks "numbers are finite and not
+    booleans", or None."""
+    if isinstance(value, _NonFinite):
+        return value.literal
+    if isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, float) and not math.isfinite(value):  # e.g. 1e999 parses to inf
+        return f"{value} (a number too large for a float)"
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return next((p for p in map(_not_a_number, value) if p is not None), None)
+    return None
+
+
+def _expected(field: str) -> str:
+    if field in RANK_FIELDS:
+        return "an integer rank"
+    if field == ARCH_FIELD:
+        return "a 37-character arch string"
+    return "a finite number"
+
+
+def _entry_problems(source: str, problems: list[tuple[str, str, str]]) -> str:
+    """One message naming the file, then each entry, field, value and what was expected."""
+    shown = [
+        f"entry {key!r}, field {field!r}: {value} is not allowed, expected {_expected(field)}"
+        for key, field, value in problems[:MAX_EXAMPLES]
+    ]
+    if len(problems) == 1:
+        return f"{source}: {shown[0]}"
+    more = f" (and {len(problems) - MAX_EXAMPLES} more)" if len(problems) > MAX_EXAMPLES else ""
+    return f"{source}: {len(problems)} values are not allowed:\n  " + "\n  ".join(shown) + more
 
 
 def parse_competition_json(text: str, source: str = "<input>") -> dict[str, dict]:
     """Strictly parse a competition file: an object of objects, no duplicate keys at any
-    level, no NaN/Infinity, no booleans or non-finite floats as field values."""
+    level, no NaN/Infinity, no booleans or non-finite floats as field values. Errors name
+    the file and, where one is to blame, the entry and field."""
     try:
         data = json.loads(
-            text, object_pairs_hook=_pairs_without_duplicates, parse_constant=_reject_constant
+            text, object_pairs_hook=_pairs_noting_duplicates, parse_constant=_NonFinite
         )
-    except _DuplicateKeys as dup:
-        raise InputFileError(f"{source}: duplicate JSON key {dup.args[0]!r}") from None
-    except InputFileError as exc:
-        raise InputFileError(f"{source}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise InputFileError(
             f"{source}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         ) from None
     if not isinstance(data, dict):
+        kind = data.literal if isinstance(data, _NonFinite) else type(data).__name__
+        raise InputFileError(f"{source}: the top level must be a JSON object of archs, got {kind}")
+    if isinstance(data, _Duplicated):
         raise InputFileError(
-            f"{source}: the top level must be a JSON object of archs, got {type(data).__name__}"
+            f"{source}: duplicate JSON key {data.duplicates[0]!r}: "
+            f"entry {data.duplicates[0]!r} appears more than once (each key must appear once)"
         )
     if not data:
         raise InputFileError(f"{source}: the file holds no archs")
     not_objects = [k for k, v in data.items() if not isinstance(v, dict)]
     if not_objects:
         raise InputFileError(
-            f"{source}: {len(not_objects)} entries are not JSON objects, e.g. {not_objects[:MAX_EXAMPLES]}"
+            f"{source}: {len(not_objects)} entries are not JSON objects (expected an object "
+            f"with the arch and the eight ranks), e.g. {not_objects[:MAX_EXAMPLES]}"
         )
-    booleans = [(k, f) for k, v in data.items() for f, x in v.items() if isinstance(x, bool)]
-    if booleans:
-        examples = ", ".join(f"{k}.{f}" for k, f in booleans[:MAX_EXAMPLES])
-        raise InputFileError(
-            f"{source}: {len(booleans)} fields hold booleans where numbers belong, e.g. {examples}"
+    repeated = [(k, v.duplicates[0]) for k, v in data.items() if isinstance(v, _Duplicated)]
+    if repeated:
+        shown = "; ".join(
+            f"entry {k!r}: field {f!r} appears more than once" for k, f in repeated[:MAX_EXAMPLES]
         )
-    floats = [
-        (k, f)
-        for k, v in data.items()
-        for f, x in v.items()
-        if isinstance(x, float) and not math.isfinite(x)
+        raise InputFileError(f"{source}: duplicate JSON key {repeated[0][1]!r}: {shown}")
+    problems = [
+        (key, field, problem)
+        for key, entry in data.items()
+        for field, value in entry.items()
+        if (problem := _not_a_number(value)) is not None
     ]
-    if floats:
-        raise InputFileError(f"{source}: non-finite numbers in {floats[:MAX_EXAMPLES]}")
+    if problems:
+        raise InputFileError(_entry_problems(source, problems))
     return data
 
 

@@ -79,8 +79,7 @@ DEFAULT_MAX_EVALS = 20_000
 @dataclass(frozen=True)
 class SearchParameters:
     train: Path
-    tasks: tuple[str, ...]  # the tasks to fit: one, or all eight for objective "all"
-    objective: str  # a task name or "all"
+    objective: str  # a task name, or "all": the eight tasks' standardised mean
     budget: object  # tasks.search.budget.Budget
     latency_table: Path | None
     top: int
@@ -105,7 +104,7 @@ def check_search_parameters(
     checked by the search, which knows the cost (a latency table has to be read first)."""
     from schemas.costs import n_tokens
     from schemas.search_space import TASKS
-    from tasks.search.budget import parse_budget
+    from tasks.search.budget import cost_for, parse_budget, require_reachable
 
     problems = []
     train_path = Path(train or paths.demo_train_path()).expanduser()
@@ -120,8 +119,16 @@ def check_search_parameters(
     except ParameterError as exc:
         problems.append(str(exc))
     table = Path(latency_table).expanduser() if latency_table else None
+    latency = None
     if table is not None and not table.is_file():
         problems.append(f"latency table {table} does not exist")
+    elif table is not None:
+        from tasks.latency import read_latency_table
+
+        try:
+            latency = read_latency_table(table)
+        except ValueError as exc:  # LatencyFileError: names the file, the entry and the field
+            problems.append(str(exc))
     if parsed_budget is not None and parsed_budget.metric == "latency" and table is None:
         problems.append(
             f"budget {parsed_budget} needs a latency table: --latency-table FILE "
@@ -139,13 +146,20 @@ def check_search_parameters(
         n_tokens(image_size)
     except ValueError as exc:
         problems.append(str(exc))
+    else:
+        if parsed_budget is not None and (parsed_budget.metric != "latency" or latency):
+            try:
+                require_reachable(
+                    parsed_budget, cost_for(parsed_budget.metric, image_size, latency)
+                )
+            except ParameterError as exc:
+                problems.append(str(exc))
     if out_path.exists() and not out_path.is_dir():
         problems.append(f"output {out_path} is a file; give a folder for the search report")
     if problems:
         raise ParameterError("; ".join(problems))
     return SearchParameters(
         train=train_path,
-        tasks=TASKS if task == "all" else (task,),
         objective=task,
         budget=parsed_budget,
         latency_table=table,

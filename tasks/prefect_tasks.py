@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +28,10 @@ from tasks import (
     validate,
 )
 from tasks.evaluate import Holdout
+from tasks.events import event
+from tasks.predictors import get_predictor_class
 from tasks.results_integrity import SafeSerializer, checksummed_storage
-from tasks.run_names import short_input_hash, short_train_hash
+from tasks.run_names import short_digest
 
 # INFO records of the plain functions (fit times, taus) reach the run logs when
 # PREFECT_LOGGING_EXTRA_LOGGERS includes "tasks" (flows/settings.py sets it).
@@ -51,14 +54,26 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def pipeline_run_name() -> str:
-    """Flow-run name: predictor and a short hash of the input files."""
-    params = flow_run.parameters
-    return f"{params.get('predictor', 'default')}-{short_input_hash(params.get('train'), params.get('test'))}"
+def provisional_run_name() -> str:
+    """The flow run's name until validation has hashed the inputs (see name_flow_run)."""
+    return f"{flow_run.parameters.get('predictor', 'default')}-validating"
 
 
+# The project's code is part of a fit's key through the policy itself: TASK_SOURCE covers
+# only a wrapper's own source, so without it a changed predictor would hit a stale cache.
+CODE_VERSION_POLICY = CacheKeyFnPolicy(cache_key_fn=lambda _context, _parameters: code_version())
 # Inputs + code define a fit's result; the fault-injection switch does not.
-FIT_CACHE_POLICY = (INPUTS - "fault") + TASK_SOURCE
+FIT_CACHE_POLICY = (INPUTS - "fault") + TASK_SOURCE + CODE_VERSION_POLICY
+
+# The fits and holdout evaluations: retried, and persisted so a rerun recomputes only
+# what failed.
+fit_step = partial(
+    task,
+    retries=2,
+    retry_delay_seconds=1,
+    cache_policy=FIT_CACHE_POLICY,
+    persist_result=True,
+)
 
 
 @task(name="check-parameters")
@@ -98,79 +113,80 @@ def read_and_validate(path: Path, kind: str) -> tuple[pd.DataFrame, str]:
     return frame, digest
 
 
-@task(name="encode-archs", task_run_name="encode-{label}")
-def encode_archs(frame: pd.DataFrame, encoding_name: str, label: str) -> encode.EncodedArchs:
-    encoded = encode.encode_archs_cached(list(frame[ARCH_FIELD]), encoding_name, paths.cache_dir())
-    get_run_logger().info(
-        "%s archs, encoding %s: cache %s (%s)",
-        label,
-        encoding_name,
-        "hit" if encoded.cache_hit else "miss",
-        encoded.cache_path.name,
-    )
-    return encoded
+@task(name="name-flow-run")
+def name_flow_run(prefix: str, digests: list[str]) -> str:
+    """Name the run `<prefix>-<8 hex digits>` from the digests validation computed."""
+    from prefect.client.orchestration import get_client
+
+    name = f"{prefix}-{short_digest(*digests)}"
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(flow_run.get_id(), name=name)
+    return name
+
+
+def _encode(frame: pd.DataFrame, predictor: str, label: str) -> tuple[np.ndarray, str]:
+    encoding = get_predictor_class(predictor).encoding
+    encoded = encode.encode_archs_cached(list(frame[ARCH_FIELD]), encoding, paths.cache_dir())
+    note = f"{encoded.cache_path.name}: {'hit' if encoded.cache_hit else 'miss'}"
+    get_run_logger().info("%s archs, encoding %s: cache %s", label, encoding, note)
+    return encoded.features, note
+
+
+@task(name="encode-archs", task_run_name="encode-train")
+def encode_training(frame: pd.DataFrame, predictor: str) -> tuple[fitting.TrainingSet, str]:
+    """The training set the fits need, and a note on the Parquet cache for the summary."""
+    features, note = _encode(frame, predictor, "train")
+    return encode.training_set(frame, features), note
+
+
+@task(name="encode-archs", task_run_name="encode-test")
+def encode_test(frame: pd.DataFrame, predictor: str) -> tuple[np.ndarray, str]:
+    features, note = _encode(frame, predictor, "test")
+    return encode.compact_features(features), note
 
 
 def _fault_token() -> str:
     return f"{flow_run.get_id()}:{flow_run.get_run_count()}"
 
 
-@task(
-    name="fit-task-predictor",
-    task_run_name="fit-{task_name}",
-    retries=2,
-    retry_delay_seconds=1,
-    cache_policy=FIT_CACHE_POLICY,
-    persist_result=True,
-    result_serializer=SafeSerializer(),  # the flow adds checksummed storage: safe_fits()
+def _maybe_fail(step: str, fault: str | None) -> None:
+    fitting.maybe_inject_fault(step, fault, _fault_token(), paths.results_dir() / "faults")
+
+
+@fit_step(
+    name="fit-task-predictor", task_run_name="fit-{task_name}", result_serializer=SafeSerializer()
 )
 def fit_task_predictor(
     task_name: str,
     predictor: str,
-    train_features: str,
-    train_ranks: list[int],
-    test_features: str,
-    seed: int,
-    code: str,
+    train: fitting.TrainingSet,
+    test_features: np.ndarray,
     fault: str | None = None,
 ) -> np.ndarray:
-    fitting.maybe_inject_fault(
-        f"fit:{task_name}", fault, _fault_token(), paths.results_dir() / "faults"
-    )
-    return fitting.fit_and_predict_task(
-        task_name, predictor, train_features, train_ranks, test_features, seed
-    )
+    _maybe_fail(f"fit:{task_name}", fault)
+    return fitting.fit_and_predict_task(task_name, predictor, train, test_features)
 
 
-@task(
+@fit_step(
     name="evaluate-task-holdout",
     task_run_name="holdout-{task_name}",
-    retries=2,
-    retry_delay_seconds=1,
-    cache_policy=FIT_CACHE_POLICY,
-    persist_result=True,
-    result_serializer=SafeSerializer(),  # the flow adds checksummed storage: safe_fits()
+    result_serializer=SafeSerializer(),
 )
 def evaluate_task_holdout(
     task_name: str,
     predictor: str,
-    train_features: str,
-    train_ranks: list[int],
+    train: fitting.TrainingSet,
     holdout: Holdout,
-    seed: int,
-    code: str,
+    holdout_seed: int,
     fault: str | None = None,
 ) -> list[float]:
-    fitting.maybe_inject_fault(
-        f"holdout:{task_name}", fault, _fault_token(), paths.results_dir() / "faults"
-    )
-    return fitting.holdout_taus_for_task(
-        task_name, predictor, train_features, train_ranks, holdout, seed
-    )
+    _maybe_fail(f"holdout:{task_name}", fault)
+    return fitting.holdout_taus_for_task(task_name, predictor, train, holdout, holdout_seed)
 
 
 def safe_fits():
-    """The fit and holdout tasks with their results stored behind a sha256 (in a flow run)."""
+    """The fit and holdout tasks with their results stored as .npy/JSON behind a sha256
+    (tasks/results_integrity.py); call inside a flow run, it saves the storage block."""
     storage = checksummed_storage(paths.results_dir())
     return (
         fit_task_predictor.with_options(result_storage=storage),
@@ -178,20 +194,31 @@ def safe_fits():
     )
 
 
+def refit_on_first_attempt(step, refit: bool):
+    """`refit=True` recomputes the step even when a result is cached, on the flow run's
+    first attempt only: a retry of that run then reuses what the first attempt saved."""
+    return step.with_options(refresh_cache=bool(refit) and flow_run.get_run_count() <= 1)
+
+
 @task(name="publish-evaluation")
 def publish_evaluation(
-    taus_by_task: dict[str, list[float]], predictor: str, holdout: Holdout
+    taus_per_task: list[list[float]], predictor: str, holdout: Holdout
 ) -> dict[str, float]:
     if holdout.kind == "none":
         get_run_logger().info("holdout none: no evaluation")
         return {}
-    means = {t: float(np.mean(taus_by_task[t])) for t in TASKS}
+    means = {t: float(np.mean(taus)) for t, taus in zip(TASKS, taus_per_task, strict=True)}
     means["average"] = float(np.mean([means[t] for t in TASKS]))
     rows = [{"task": name, "kendall_tau": round(value, 4)} for name, value in means.items()]
     for row in rows:
         get_run_logger().info(
             "holdout %s, %s: Kendall tau %.4f", holdout, row["task"], row["kendall_tau"]
         )
+    get_run_logger().info(
+        "average Kendall tau %.4f",
+        means["average"],
+        extra=event("taus", holdout=str(holdout), taus=means),
+    )
     create_table_artifact(
         key="kendall-tau",
         table=rows,
@@ -226,18 +253,24 @@ def write_submission(payload: bytes, out: Path) -> dict:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         outputs.record_written(out, digest)  # before the replace: a kill then loses nothing
     io.write_bytes_atomic(out, payload)
-    get_run_logger().info("wrote %s (%d bytes, sha256 %s)", out, len(payload), digest[:12])
+    get_run_logger().info(
+        "wrote %s (%d bytes, sha256 %s)",
+        out,
+        len(payload),
+        digest[:12],
+        extra=event("written", path=str(out), bytes=len(payload), sha256=digest),
+    )
     return {"path": str(out), "bytes": len(payload), "sha256": digest}
 
 
 @task(name="publish-summary")
 def publish_summary(
     run: parameters.RunParameters,
-    encodings: list[encode.EncodedArchs],
+    cache_notes: list[str],
     evaluation: dict,
     written: dict,
 ) -> str:
-    hits = ", ".join(f"{e.cache_path.name}: {'hit' if e.cache_hit else 'miss'}" for e in encodings)
+    hits = ", ".join(cache_notes)
     tau = f"{evaluation['average']:.4f}" if evaluation else "not evaluated"
     markdown = "\n".join(
         [
@@ -258,17 +291,12 @@ def publish_summary(
 
 # ---- ufo-search -------------------------------------------------------------------------
 
-# The project's code is part of a search fit's key through the policy itself, not through
-# an argument no task reads.
-CODE_VERSION_POLICY = CacheKeyFnPolicy(cache_key_fn=lambda _context, _parameters: code_version())
-SEARCH_FIT_CACHE_POLICY = INPUTS + TASK_SOURCE + CODE_VERSION_POLICY
-
 
 def search_run_name() -> str:
     """Flow-run name: objective, budget and a short hash of the training file."""
     params = flow_run.parameters
     budget = str(params.get("budget", "")).replace("=", "-")
-    return f"search-{params.get('task', 'all')}-{budget}-{short_train_hash(params.get('train'))}"
+    return f"search-{params.get('task', 'all')}-{budget}-validating"
 
 
 @task(name="check-search-parameters")
@@ -301,16 +329,9 @@ def read_latency_table(path: Path | None):
     return table
 
 
-@task(
-    name="fit-search-model",
-    task_run_name="fit-{task_name}",
-    retries=2,
-    retry_delay_seconds=1,
-    cache_policy=SEARCH_FIT_CACHE_POLICY,
-    persist_result=True,
-)
-def fit_search_model(task_name: str, predictor: str, train_features: str, train_ranks: list[int]):
-    return fitting.fit_task_model(task_name, predictor, train_features, train_ranks)
+@fit_step(name="fit-search-model", task_run_name="fit-{task_name}")
+def fit_search_model(task_name: str, predictor: str, train: fitting.TrainingSet):
+    return fitting.fit_task_model(task_name, predictor, train)
 
 
 @task(name="search-subnetworks")

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from schemas.search_space import ARCH_FIELD, KEY_COLUMN, RANK_FIELDS
+from schemas.search_space import ARCH_FIELD, KEY_COLUMN, RANK_FIELDS, explain_arch_error
 from schemas.suites import ARCH_TEXT, EXPECTED_ARCH, EXPECTED_KEY, FileKind, build_suite, int_column
+from tasks.events import event
 
 logger = logging.getLogger(__name__)
 MAX_EXAMPLES = 5
@@ -42,20 +43,22 @@ class ValidationReport:
         return [r for r in self.results if not r.success]
 
     def to_text(self) -> str:
+        """The file, then per broken rule its field, what was expected, how many entries
+        broke it and, for a few of them, the entry key and the value found."""
         head = (
             f"{self.source} ({self.kind} file, {self.n_rows} entries): "
             f"{len(self.results) - len(self.failures)}/{len(self.results)} rules passed"
         )
         lines = [head]
         for failure in self.failures:
-            line = f"  FAILED [{failure.field}] {failure.rule}"
+            line = f"  FAILED [{failure.field}] expected: {failure.rule}"
             if failure.unexpected_count:
-                line += f": {failure.unexpected_count} bad entries"
-            if failure.examples:
-                line += ", e.g. " + ", ".join(f"{k}={v!r}" for k, v in failure.examples)
+                count = failure.unexpected_count
+                line += f"; {count} bad {'entry' if count == 1 else 'entries'}"
             if failure.detail:
                 line += f" ({failure.detail})"
             lines.append(line)
+            lines += [f"      {describe_example(failure, k, v)}" for k, v in failure.examples]
         return "\n".join(lines)
 
     def to_table(self) -> list[dict]:
@@ -65,10 +68,25 @@ class ValidationReport:
                 "field": r.field,
                 "status": "passed" if r.success else "FAILED",
                 "bad entries": r.unexpected_count,
-                "examples": "; ".join(f"{k}={v!r}" for k, v in r.examples) or r.detail,
+                "examples": "; ".join(describe_example(r, k, v) for k, v in r.examples) or r.detail,
             }
             for r in self.results
         ]
+
+
+def describe_example(failure: RuleResult, key: str, value: object) -> str:
+    """One bad entry: its key, the field and the value found (and, for an arch, which
+    part of the grammar it breaks)."""
+    if value is None:
+        return f"entry {key!r}: no {failure.field}"
+    if failure.expectation == "expect_table_columns_to_match_set" and isinstance(value, dict):
+        return "; ".join(f"entry {key!r}: unknown field {n!r} = {v!r}" for n, v in value.items())
+    text = f"entry {key!r}: {failure.field} = {value!r}"
+    if failure.field == ARCH_FIELD and failure.expectation == "expect_column_values_to_match_regex":
+        reason = explain_arch_error(value)
+        if reason:
+            text += f" ({reason})"
+    return text
 
 
 class ValidationFailed(ValueError):
@@ -163,6 +181,11 @@ def _to_rule_result(result, keys: list[str], prepared: pd.DataFrame) -> RuleResu
         observed = set(body.get("observed_value") or [])
         expected = set(config.kwargs.get("column_set") or [])
         unknown, missing = sorted(observed - expected), sorted(expected - observed)
+        for name in unknown:  # the entries that hold an unknown field
+            holders = [keys[i] for i in range(len(keys)) if prepared[name].iloc[i] is not None]
+            examples += [
+                (k, {name: prepared[name].iloc[keys.index(k)]}) for k in holders[:MAX_EXAMPLES]
+            ]
         detail = "; ".join(
             p
             for p in (
@@ -204,7 +227,18 @@ def validate_frame(
     # GX does not keep suite order; a stable order makes reports comparable.
     results.sort(key=lambda r: (r.success, r.field, r.rule))
     report = ValidationReport(kind=kind, source=source, n_rows=len(frame), results=results)
-    logger.info("%s", report.to_text().splitlines()[0])
+    logger.info(
+        "%s",
+        report.to_text().splitlines()[0],
+        extra=event(
+            "validated",
+            file_kind=kind,
+            source=source,
+            entries=len(frame),
+            passed=len(results) - len(report.failures),
+            rules=len(results),
+        ),
+    )
     return report
 
 

@@ -17,8 +17,9 @@ os.environ["UFO_RESULTS_DIR"] = str(_SESSION_DIR / "prefect-results")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED_TRAIN = PROJECT_ROOT.parent / "shared" / "data" / "CCF_UFO_train.json"
+from tasks.paths import shared_train_path  # noqa: E402  (after UFO_DATA_DIR is set)
+
+SHARED_TRAIN = shared_train_path()
 
 
 def require_shared_train() -> Path:

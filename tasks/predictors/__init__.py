@@ -24,11 +24,15 @@ PREDICTORS: dict[str, type[Predictor]] = {
 DEFAULT_PREDICTOR = "ensemble"
 
 
+class UnknownPredictorError(ValueError):
+    """A predictor name that is not registered (a user's mistake, not a bug)."""
+
+
 def get_predictor_class(name: str) -> type[Predictor]:
     try:
         return PREDICTORS[name]
     except KeyError:
-        raise KeyError(
+        raise UnknownPredictorError(
             f"unknown predictor {name!r}; registered: {', '.join(sorted(PREDICTORS))}"
         ) from None
 

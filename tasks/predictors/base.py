@@ -22,6 +22,17 @@ def normal_scores(y: np.ndarray) -> np.ndarray:
     return ndtri(rankdata(y) / (len(y) + 1.0))
 
 
+def goodness(scores: np.ndarray) -> np.ndarray:
+    """How good archs are, from predictor scores: the one place the direction lives.
+
+    Rank 0 is the best arch in the competition files, and predictor scores order archs
+    like rank values (higher score = higher rank = worse). Search maximises goodness, so
+    goodness = -score. It is linear (goodness(a + b) = goodness(a) + goodness(b)), which
+    the exact search relies on when it turns an additive score into additive goodness
+    terms. Nothing else in the project negates scores."""
+    return -np.asarray(scores, dtype=np.float64)
+
+
 class Predictor(ABC):
     """Subclasses set `name`, `description`, `encoding` and `target`, and implement
     `_fit` / `_predict`. Every randomness a subclass needs comes from `seed`."""

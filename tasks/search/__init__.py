@@ -1,2 +1,37 @@
-"""Choosing sub-networks to deploy: budgets, the exact Pareto front of additive models,
-the refined search for the others, and the search report."""
+"""Choosing sub-networks under a budget. Plain functions, no Prefect.
+
+- objective.py: what is maximised, `build_objective(predictors, train_archs, task)`:
+  one task's goodness or "all" (mean of standardised goodness), and its additive form
+  (`AdditiveScore`) when every predictor is ridge on one-hot;
+- front.py: `exact_front(score, cost) -> Front`, the exact Pareto front over the whole
+  space by dynamic programming over layers (additive score, additive cost);
+- refine.py: `search_budget` and `search_front` for any objective (exact where the
+  objective is additive, otherwise a surrogate-seeded refinement counting every model
+  evaluation), and the baselines `evolution_search` (Once-for-All) and `random_search`.
+
+The direction (rank 0 is best, search maximises goodness) lives in
+tasks.predictors.base.goodness."""
+
+from tasks.search.front import Front, exact_front
+from tasks.search.objective import ALL_TASKS, AdditiveScore, Objective, build_objective
+from tasks.search.refine import (
+    Candidate,
+    evolution_search,
+    random_search,
+    search_budget,
+    search_front,
+)
+
+__all__ = [
+    "ALL_TASKS",
+    "AdditiveScore",
+    "Candidate",
+    "Front",
+    "Objective",
+    "build_objective",
+    "evolution_search",
+    "exact_front",
+    "random_search",
+    "search_budget",
+    "search_front",
+]

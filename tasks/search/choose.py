@@ -25,10 +25,10 @@ class SearchOutcome:
     front: ScoredArchs
     labelled: ScoredArchs
     exact: bool  # True when the front is the model's exact front (additive model)
-    evaluations: int  # full-model evaluations the search made
+    max_evals: int  # full-model evaluations allowed to a refined search (per front, per pick)
 
     def title(self) -> str:
-        kind = "exact front" if self.exact else f"refined search, {self.evaluations} evaluations"
+        kind = "exact front" if self.exact else f"refined search, <= {self.max_evals} evaluations"
         return f"{self.predictor}, objective {self.objective}, budget {self.budget} ({kind})"
 
     def best_line(self) -> str:
@@ -61,7 +61,7 @@ def choose_subnetworks(
 
     cost = cost_for(run.budget.metric, run.image_size, latency)
     require_reachable(run.budget, cost)
-    objective = build_objective(models, run.objective, train_archs)
+    objective = build_objective(models, train_archs, task=run.objective)
     front = search_front(objective, cost, max_evals=run.max_evals, seed=seed)
     picks = search_budget(
         objective, cost, run.budget.limit, max_evals=run.max_evals, seed=seed, top=run.top
@@ -76,8 +76,8 @@ def choose_subnetworks(
         picks=_scored(objective, [c.arch for c in picks]),
         front=_scored(objective, list(front.archs)),
         labelled=_scored(objective, train_archs),
-        exact=objective.additive() is not None,
-        evaluations=front.evaluations + sum(1 for _ in ()),
+        exact=front.exact,
+        max_evals=run.max_evals,
     )
 
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -39,7 +40,26 @@ def _base_env(root) -> dict[str, str]:
     }
 
 
-def _start_dask(root, env) -> tuple[str, list[subprocess.Popen]]:
+def hidden_from_workers(basetemp) -> list[str]:
+    """Folders the Dask workers must not see: every input, cache and result of the tests
+    (all under pytest's base temp folder and the unit tests' session folder) and the
+    project's own data/ folder. Workers share the scheduler with the flow, not a disk."""
+    session = Path(os.environ["UFO_DATA_DIR"]).parent  # tests/conftest.py's session folder
+    return [str(basetemp), str(session), str(PROJECT_ROOT / "data")]
+
+
+def without_shared_disk(args: list[str], hidden: list[str]) -> list[str]:
+    """Run `args` in a mount namespace of its own where each hidden folder is an empty
+    tmpfs. As root `unshare --mount` suffices; otherwise a user namespace maps us to root."""
+    unshare = ["unshare", "--mount", "--propagation", "private"]
+    if os.geteuid() != 0:
+        unshare[1:1] = ["--user", "--map-root-user"]
+    mounts = " && ".join(f'mount -t tmpfs tmpfs "${i + 1}"' for i in range(len(hidden)))
+    script = f'{mounts} && shift {len(hidden)} && exec "$@"'
+    return [*unshare, "sh", "-c", script, "sh", *hidden, *args]
+
+
+def _start_dask(root, env, hidden: list[str]) -> tuple[str, list[subprocess.Popen]]:
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     scheduler = start(
@@ -56,20 +76,23 @@ def _start_dask(root, env) -> tuple[str, list[subprocess.Popen]]:
         env,
     )
     workers = start(
-        [
-            str(BIN / "dask"),
-            "worker",
-            address,
-            "--nworkers",
-            "2",
-            "--nthreads",
-            "1",
-            "--host",
-            "127.0.0.1",
-            "--no-dashboard",
-            "--local-directory",
-            str(root / "dask-worker"),
-        ],
+        without_shared_disk(
+            [
+                str(BIN / "dask"),
+                "worker",
+                address,
+                "--nworkers",
+                "2",
+                "--nthreads",
+                "1",
+                "--host",
+                "127.0.0.1",
+                "--no-dashboard",
+                "--local-directory",
+                str(root / "dask-worker"),  # inside a hidden folder: the worker's own tmpfs
+            ],
+            hidden,
+        ),
         root / "dask-worker.log",
         env,
     )
@@ -87,7 +110,7 @@ def stack(tmp_path_factory):
     processes: list[subprocess.Popen] = []
     make_env = {**env, "UFO_RUN_DIR": str(root / "run"), "UFO_PYTHON": str(BIN / "python")}
     try:
-        address, processes = _start_dask(root, env)
+        address, processes = _start_dask(root, env, hidden_from_workers(root.parent))
         port = free_port()  # after Dask has taken its ports
         make_env.update(
             UFO_DASK_ADDRESS=address,

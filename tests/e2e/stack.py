@@ -116,21 +116,51 @@ def flow_run_id(cli_output: str) -> UUID:
     return UUID(match.group(1))
 
 
+# How long to wait for something the server records after the fact. A flow run reaches a
+# final state before the run's process has shipped its last log records (the API log worker
+# sends them in batches) and before the server has turned its last task-run events into
+# task-run states (task runs are recorded from events in Prefect 3). Reading once right after
+# the flow run ends is therefore a race; every such read goes through `wait_for`.
+ARRIVAL_TIMEOUT = 60.0
+
+
+def wait_for(read, missing, what: str, timeout: float = ARRIVAL_TIMEOUT, interval: float = 0.5):
+    """The one polling loop of the e2e tests: call `read()` until `missing(value)` returns
+    nothing (None or ""), then return that value. `missing` says what is still lacking; on
+    timeout the AssertionError names `what`, what was still missing and what was last seen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = read()
+        lacking = missing(seen)
+        if not lacking:
+            return seen
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"waited {timeout:.0f}s for {what}; still missing: {lacking}\nlast seen:\n{seen}"
+            )
+        time.sleep(interval)
+
+
+def _read_flow_run(stack: Stack, run_id: UUID):
+    with stack.client() as client:
+        return client.read_flow_run(run_id)
+
+
 def wait_for_flow_run(stack: Stack, run_id: UUID, min_run_count: int = 1, timeout: float = 300):
     """Poll until the flow run is final (and has run at least `min_run_count` times)."""
-    deadline = time.monotonic() + timeout
-    with stack.client() as client:
-        while True:
-            run = client.read_flow_run(run_id)
-            if run.state and run.state.is_final() and run.run_count >= min_run_count:
-                return run
-            assert time.monotonic() < deadline, (
-                f"flow run {run_id} still {run.state} after {timeout}s"
-            )
-            time.sleep(1)
+
+    def missing(run) -> str:
+        if run.state and run.state.is_final() and run.run_count >= min_run_count:
+            return ""
+        return f"a final state after {min_run_count} run(s); is {run.state}, run {run.run_count}"
+
+    return wait_for(
+        lambda: _read_flow_run(stack, run_id), missing, f"flow run {run_id}", timeout=timeout
+    )
 
 
-def task_runs(stack: Stack, run_id: UUID) -> list:
+def _task_runs(stack: Stack, run_id: UUID) -> list:
+    """The flow run's task runs as the server has them now (use `wait_for_task_runs`)."""
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     with stack.client() as client:
@@ -140,14 +170,71 @@ def task_runs(stack: Stack, run_id: UUID) -> list:
     return sorted(runs, key=lambda r: r.expected_start_time)
 
 
-def latest_states(stack: Stack, run_id: UUID, attempt: int) -> dict[str, str]:
-    """Task name -> state name, for the task runs of one flow-run attempt."""
-    return {
-        r.name: r.state.name for r in task_runs(stack, run_id) if r.flow_run_run_count == attempt
-    }
+class TaskRuns(list):
+    """Task runs, printed one per line (name, attempt, state) in timeout reports."""
+
+    def __str__(self) -> str:
+        return (
+            "\n".join(
+                f"  {r.name} (flow attempt {r.flow_run_run_count}): {r.state.name if r.state else None}"
+                for r in self
+            )
+            or "  (no task runs)"
+        )
 
 
-def artifacts(stack: Stack, run_id: UUID) -> dict[str, object]:
+def _named(name: str, expected: str) -> bool:
+    """`expected` names a task run: exactly, or with the suffix Prefect gives unnamed task runs
+    (assemble-submission-3f2)."""
+    return name == expected or name.startswith(expected + "-")
+
+
+def wait_for_task_runs(
+    stack: Stack,
+    run_id: UUID,
+    final: tuple[str, ...] | list[str],
+    attempt: int | None = None,
+    timeout: float = ARRIVAL_TIMEOUT,
+) -> TaskRuns:
+    """Poll until every task run named in `final` (see `_named`) is there and in a final state,
+    in flow-run attempt `attempt` (any attempt if None); return that attempt's task runs."""
+
+    def read() -> TaskRuns:
+        return TaskRuns(
+            r
+            for r in _task_runs(stack, run_id)
+            if attempt is None or r.flow_run_run_count == attempt
+        )
+
+    def missing(runs: TaskRuns) -> str:
+        lacking = []
+        for expected in final:
+            mine = [r for r in runs if _named(r.name, expected)]
+            if not mine:
+                lacking.append(f"{expected} (absent)")
+            elif not all(r.state and r.state.is_final() for r in mine):
+                lacking.append(f"{expected} ({', '.join(str(r.state.name) for r in mine)})")
+        return ", ".join(lacking)
+
+    where = f"flow run {run_id}" + (f" attempt {attempt}" if attempt is not None else "")
+    return wait_for(read, missing, f"final task runs of {where}", timeout=timeout)
+
+
+def wait_for_states(
+    stack: Stack,
+    run_id: UUID,
+    attempt: int,
+    final: tuple[str, ...] | list[str],
+    timeout: float = ARRIVAL_TIMEOUT,
+) -> dict[str, str]:
+    """Task name -> state name for one flow-run attempt, once the task runs in `final` are
+    final (see `wait_for_task_runs`)."""
+    runs = wait_for_task_runs(stack, run_id, final, attempt=attempt, timeout=timeout)
+    return {r.name: r.state.name for r in runs}
+
+
+def _artifacts(stack: Stack, run_id: UUID) -> dict[str, object]:
+    """The flow run's keyed artifacts as the server has them now (use `wait_for_artifacts`)."""
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     with stack.client() as client:
@@ -157,7 +244,20 @@ def artifacts(stack: Stack, run_id: UUID) -> dict[str, object]:
     return {a.key: a for a in found if a.key}
 
 
-def log_text(stack: Stack, run_id: UUID) -> str:
+def wait_for_artifacts(
+    stack: Stack, run_id: UUID, keys: set[str] | tuple[str, ...], timeout: float = ARRIVAL_TIMEOUT
+) -> dict[str, object]:
+    """Poll until the flow run has an artifact for each of `keys`; return key -> artifact."""
+    return wait_for(
+        lambda: _artifacts(stack, run_id),
+        lambda found: ", ".join(sorted(set(keys) - set(found))),
+        f"artifacts of flow run {run_id}",
+        timeout=timeout,
+    )
+
+
+def _log_text(stack: Stack, run_id: UUID) -> str:
+    """The flow run's log messages as the server has them now (use `wait_for_logs`)."""
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
     logs = []
@@ -171,6 +271,27 @@ def log_text(stack: Stack, run_id: UUID) -> str:
             logs += page
             if len(page) < 200:
                 return "\n".join(log.message for log in logs)
+
+
+def wait_for_logs(
+    stack: Stack,
+    run_id: UUID,
+    contains: tuple[str, ...] | list[str] = (),
+    any_of: tuple[str, ...] | list[str] = (),
+    timeout: float = ARRIVAL_TIMEOUT,
+) -> str:
+    """Poll until the flow run's logs contain every string in `contains` and, if `any_of` is
+    given, at least one of those; return the log text."""
+
+    def missing(text: str) -> str:
+        lacking = [repr(s) for s in contains if s not in text]
+        if any_of and not any(s in text for s in any_of):
+            lacking.append("one of " + ", ".join(map(repr, any_of)))
+        return ", ".join(lacking)
+
+    return wait_for(
+        lambda: _log_text(stack, run_id), missing, f"logs of flow run {run_id}", timeout=timeout
+    )
 
 
 def make_inputs(

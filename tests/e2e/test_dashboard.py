@@ -14,7 +14,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 def test_dashboard_shows_the_run_its_fits_and_the_tau_table(stack, demo_run, tmp_path):
-    assert CHROMIUM.exists(), "install it: apt-get install -y chromium (.ci/run does)"
+    assert CHROMIUM.exists(), "install it: apt-get install -y chromium (make test does, as root)"
     from playwright.sync_api import sync_playwright
 
     _, run, _ = demo_run

@@ -1,7 +1,11 @@
 """Dask: the flow on a real `dask scheduler` + `dask worker` pair on loopback (started by the
-session fixture) writes the same submission bytes as the default thread runner."""
+session fixture, in a mount namespace that hides the flow's disk) writes the same
+submission bytes as the default thread runner."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
@@ -9,9 +13,9 @@ from tests.e2e.stack import (
     FIT_NAMES,
     cli_run,
     flow_run_id,
-    latest_states,
     make_inputs,
     wait_for_flow_run,
+    wait_for_states,
 )
 
 pytestmark = pytest.mark.slow
@@ -25,7 +29,7 @@ def _scheduler_transitions(address: str) -> int:
 
 
 def _assert_fits_computed(stack, run_id):
-    states = latest_states(stack, run_id, attempt=1)
+    states = wait_for_states(stack, run_id, attempt=1, final=FIT_NAMES)
     assert {n: states[n] for n in FIT_NAMES} == dict.fromkeys(FIT_NAMES, "Completed")
 
 
@@ -36,6 +40,19 @@ def reference(stack, tmp_path_factory):
     train, test = make_inputs(stack, folder / "inputs", seed=31)
     threads, _ = cli_run(stack, folder / "threads", train, test)
     return train, test, threads
+
+
+def test_the_workers_cannot_see_the_flows_disk(stack, reference):
+    """The premise of the tests below: inputs, caches and results exist only on the
+    flow's side (tests/e2e/conftest.py hides them from the workers)."""
+    from distributed import Client
+
+    train, test, threads = reference
+    visible = [str(train), str(test), str(threads), str(stack.data_dir / "demo")]
+    assert all(Path(p).exists() for p in visible)
+    with Client(stack.dask_address, timeout=30) as client:
+        seen = client.run(lambda paths: [os.path.exists(p) for p in paths], visible)
+    assert len(seen) == 2 and all(v == [False] * len(visible) for v in seen.values()), seen
 
 
 def test_ufo_run_on_an_external_dask_scheduler_matches_threads(stack, reference, tmp_path):

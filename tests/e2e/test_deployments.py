@@ -10,12 +10,12 @@ import pytest
 
 from tests.e2e.stack import (
     FIT_NAMES,
-    artifacts,
     flow_run_id,
-    log_text,
     make_inputs,
-    task_runs,
+    wait_for_artifacts,
     wait_for_flow_run,
+    wait_for_logs,
+    wait_for_task_runs,
 )
 
 pytestmark = pytest.mark.slow
@@ -49,38 +49,39 @@ def test_demo_deployment_shows_every_step_artifact_and_figure(stack, demo_run):
     assert run.state.name == "Completed"
     assert run.name.startswith("ensemble-") and len(run.name) == len("ensemble-") + 8
 
-    names = [r.name for r in task_runs(stack, run.id)]
-    for expected in (
+    steps = (
+        "check-parameters",
         "validate-train",
         "validate-test",
         "encode-train",
         "encode-test",
         *FIT_NAMES,
+        "publish-evaluation",
         "assemble-submission",
         "check-submission",
         "write-submission",
         "publish-summary",
-    ):
-        assert any(n == expected or n.startswith(expected + "-") for n in names), (
-            f"{expected} not in {names}"
-        )
+    )
+    # Each step is there and final (the wait fails naming any that is not).
+    names = [r.name for r in wait_for_task_runs(stack, run.id, steps)]
     assert sorted(n for n in names if n.startswith("fit-")) == sorted(FIT_NAMES)
-    assert any(n.startswith("check-parameters") for n in names)
-    assert any(n.startswith("publish-evaluation") for n in names)
 
     submission = stack.data_dir / "submissions" / "demo_submission.json"
     body = submission.read_bytes()
     records = json.loads(body)
     assert len(records) == 300
 
-    found = artifacts(stack, run.id)
-    assert {
-        "kendall-tau",
-        "validation-train",
-        "validation-test",
-        "validation-submission",
-        "run-summary",
-    } <= set(found)
+    found = wait_for_artifacts(
+        stack,
+        run.id,
+        {
+            "kendall-tau",
+            "validation-train",
+            "validation-test",
+            "validation-submission",
+            "run-summary",
+        },
+    )
     tau_rows = json.loads(found["kendall-tau"].data)
     assert [row["task"] for row in tau_rows][-1] == "average" and len(tau_rows) == 9
     assert all(-1 <= row["kendall_tau"] <= 1 for row in tau_rows)
@@ -89,12 +90,18 @@ def test_demo_deployment_shows_every_step_artifact_and_figure(stack, demo_run):
     assert f"{len(body)} bytes" in summary
     assert hashlib.sha256(body).hexdigest() in summary
 
-    logs = log_text(stack, run.id)
-    assert "read 200 entries" in logs and "read 300 entries" in logs
-    assert "cache miss" in logs or "cache hit" in logs
-    assert "Kendall tau" in logs
-    assert "fitted ensemble on 200 archs in" in logs  # fit times, from tasks.fitting
-    assert f"({len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()[:12]})" in logs
+    wait_for_logs(
+        stack,
+        run.id,
+        contains=(
+            "read 200 entries",
+            "read 300 entries",
+            "Kendall tau",
+            "fitted ensemble on 200 archs in",  # fit times, from tasks.fitting
+            f"({len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()[:12]})",
+        ),
+        any_of=("cache miss", "cache hit"),
+    )
 
 
 def test_competition_deployment_with_params(stack, tmp_path):
@@ -124,9 +131,9 @@ def test_bad_parameters_fail_at_once_with_a_clear_message(stack):
     assert run.state.is_failed()
     assert "CCF_UFO_train.json does not exist" in run.state.message
     assert "unknown predictor 'nope'" in run.state.message
-    names = [r.name for r in task_runs(stack, run.id)]
+    names = [r.name for r in wait_for_task_runs(stack, run.id, ["check-parameters"])]
     assert len(names) == 1 and names[0].startswith("check-parameters"), names
-    assert "ParameterError" in log_text(stack, run.id)
+    wait_for_logs(stack, run.id, contains=["ParameterError"])
 
     rejected = stack.deployment_run("ufo-pipeline/demo", "bogus=1", watch=False)
     assert rejected.returncode == 1
@@ -144,7 +151,7 @@ def test_a_deployment_cannot_write_outside_the_allowed_roots(stack, tmp_path_fac
         assert f"output {victim} is outside the folders deployment runs may use" in (
             run.state.message
         )
-        names = [r.name for r in task_runs(stack, run.id)]
+        names = [r.name for r in wait_for_task_runs(stack, run.id, ["check-parameters"])]
         assert len(names) == 1 and names[0].startswith("check-parameters"), names
         assert victim.read_text() == "precious"
     finally:

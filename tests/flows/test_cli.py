@@ -1,11 +1,14 @@
 """The `ufo` command line, called in-process."""
 
+import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
 from flows.cli import main
 from schemas.search_space import TASKS
+from schemas.suites import build_expectations
 from tasks.io import frame_to_records, write_competition_file
 from tasks.synthetic import make_demo_train, make_test_standin
 
@@ -59,7 +62,8 @@ def test_evaluate_json_reports_every_task(files, capsys):
 
 def test_validate_exit_codes(files, capsys, tmp_path):
     assert main(["validate", str(files / "train.json"), "--kind", "train"]) == 0
-    assert "46/46 rules passed" in capsys.readouterr().out
+    rules = len(build_expectations("train", 100))
+    assert f"{rules}/{rules} rules passed" in capsys.readouterr().out
     assert (
         main(["validate", str(files / "test.json"), "--kind", "train"]) == 1
     )  # ranks all 0: not permutations
@@ -142,16 +146,86 @@ def test_run_rejects_invalid_input_and_leaves_existing_output(
     assert out.read_text() == "previous submission"
 
 
-def test_run_writes_the_submission(files, tmp_path, capsys, prefect_harness):
+def test_run_writes_the_submission_and_shows_stages_then_one_tau_table(
+    files, tmp_path, capsys, prefect_harness
+):
     out = tmp_path / "sub.json"
     args = run_args(files / "train.json", files / "test.json", out)
     assert main([*args, "--predictor", "gpnas", "--holdout", "last:20"]) == 0
-    assert f"submission written to {out}" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    rules = len(build_expectations("train", 100))
+    assert (
+        f"validated train file {files / 'train.json'}: 100 entries, {rules}/{rules} rules passed"
+        in lines
+    )
+    assert sum(line.startswith("encoded ") for line in lines) == 2
+    done = [line.split()[0] for line in lines if " done (" in line]
+    assert sorted(done) == sorted(TASKS), "one progress line per task (output is not a TTY)"
+    table = lines.index("Kendall tau on the holdout last:20:")
+    assert [line.split()[0] for line in lines[table + 3 : table + 11]] == list(TASKS)
+    assert lines[table + 12].split()[0] == "average"
+    payload = out.read_bytes()
+    assert lines[-3:-1] == [
+        f"submission written to {out}",
+        f"  {len(payload)} bytes, sha256 {hashlib.sha256(payload).hexdigest()}",
+    ]
+    log = Path(lines[-1].removeprefix("full log: "))
+    # Prefect's and GX's lines go to the log file, not to the console.
+    for noise in ("Finished in state", "temporary directory", "prefect.io/docs"):
+        assert noise not in captured.out + captured.err
+    assert "Finished in state Completed" in log.read_text()
+    assert "[fit-sop]" in log.read_text()
     # ufo wrote it, so a second run replaces it without --force.
     assert main([*args, "--predictor", "ridge", "--holdout", "none"]) == 0
     assert (
         main(["validate", str(out), "--kind", "submission", "--test", str(files / "test.json")])
         == 0
+    )
+
+
+def test_verbose_brings_the_full_logs_back_to_the_console(files, capsys):
+    args = ["validate", str(files / "train.json"), "--kind", "train"]
+    assert main(args) == 0
+    assert "tasks.validate" not in capsys.readouterr().err
+    assert main([*args, "--verbose"]) == 0
+    assert "INFO    tasks.validate: " in capsys.readouterr().err
+
+
+def test_an_unknown_predictor_is_a_user_error_everywhere(files, capsys):
+    code = main(["evaluate", "--train", str(files / "train.json"), "--predictor", "nope"])
+    err = capsys.readouterr().err
+    assert code == 2 and "unknown predictor 'nope'; registered: " in err
+    assert "Traceback" not in err
+
+
+def test_a_bug_is_not_reported_as_a_user_error(files, capsys, monkeypatch):
+    """A KeyError from inside the code (here: a corrupted registry) is an internal error:
+    exit 3, a short message, and the traceback in the log file whose path is printed."""
+    import tasks.evaluate
+
+    def broken(*args, **kwargs):
+        return {}["cplfw"]
+
+    monkeypatch.setattr(tasks.evaluate, "evaluate_predictor", broken)
+    code = main(["evaluate", "--train", str(files / "train.json"), "--predictor", "ridge"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "ufo: internal error (KeyError: 'cplfw'). This is a bug in ufo-nas" in err
+    assert "Traceback" not in err
+    log = Path(err.split("The full traceback is in ")[1].splitlines()[0])
+    logged = log.read_text()
+    assert "Traceback (most recent call last)" in logged and "KeyError: 'cplfw'" in logged
+
+
+def test_a_nan_rank_is_rejected_naming_file_entry_and_field(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"arch1": {"arch": "x", "cplfw_rank": 0}, "arch37": {"cplfw_rank": NaN}}')
+    assert main(["validate", str(bad), "--kind", "train"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"ufo: {bad}: entry 'arch37', field 'cplfw_rank': NaN is not allowed, "
+        "expected an integer rank\n"
     )
 
 

@@ -5,10 +5,12 @@ import json
 
 import pytest
 
-from schemas.search_space import ARCH_FIELD, RANK_FIELDS
+from flows.cli import main
+from schemas.search_space import ARCH_FIELD, RANK_FIELDS, TASKS
 from tasks.io import frame_to_records, write_competition_file
 from tasks.synthetic import make_demo_train, make_test_standin
 from tasks.validate import ValidationFailed
+from tests.e2e.stack import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -22,54 +24,89 @@ def small_files(tmp_path_factory):
     return train_path, test_path, folder
 
 
-async def _artifacts(keys):
+async def _read_artifacts(flow_run_id) -> dict:
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-    from prefect.client.schemas.sorting import ArtifactSort
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     async with get_client() as client:
         found = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)),
-            sort=ArtifactSort.CREATED_DESC,
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
-    latest = {}
-    for artifact in found:  # newest first: keep each key's latest version
-        latest.setdefault(artifact.key, artifact)
-    return latest
+    return {a.key: a for a in found if a.key}
 
 
-def test_pipeline_writes_a_checked_submission_and_publishes_artifacts(prefect_harness, small_files):
+def _artifacts(state, keys: set[str]) -> dict:
+    """The keyed artifacts of the flow run that ended in `state`, once all of `keys` are there
+    (polled, like every read of something the API records after the fact)."""
+    run_id = state.state_details.flow_run_id
+    return wait_for(
+        lambda: asyncio.run(_read_artifacts(run_id)),
+        lambda found: ", ".join(sorted(keys - set(found))),
+        f"artifacts of flow run {run_id}",
+    )
+
+
+def test_pipeline_writes_a_checked_submission_and_publishes_artifacts(
+    prefect_harness, small_files, capsys
+):
     from flows.pipeline import ufo_pipeline
 
     train, test, folder = small_files
     out = folder / "sub.json"
-    written = ufo_pipeline(
-        train=str(train), test=str(test), out=str(out), predictor="gpnas", holdout="last:20"
+    state = ufo_pipeline(
+        train=str(train),
+        test=str(test),
+        out=str(out),
+        predictor="gpnas",
+        holdout="last:20",
+        return_state=True,
     )
-    assert written == str(out)
+    assert state.result() == str(out)
     submission = json.loads(out.read_text())
     test_records = json.loads(test.read_text())
     assert list(submission) == list(test_records)
     for field in RANK_FIELDS:
         assert sorted(entry[field] for entry in submission.values()) == list(range(300))
-    artifacts = asyncio.run(
-        _artifacts(["kendall-tau", "run-summary", "validation-train", "validation-submission"])
-    )
-    assert set(artifacts) == {
-        "kendall-tau",
-        "run-summary",
-        "validation-train",
-        "validation-submission",
-    }
+    keys = {"kendall-tau", "run-summary", "validation-train", "validation-submission"}
+    artifacts = _artifacts(state, keys)
     tau_rows = json.loads(artifacts["kendall-tau"].data)
-    assert [r["task"] for r in tau_rows][-1] == "average" and len(tau_rows) == 9
+    # The artifact holds the values `ufo evaluate` computes on the same data.
+    assert (
+        main(
+            [
+                "evaluate",
+                "--train",
+                str(train),
+                "--predictor",
+                "gpnas",
+                "--holdout",
+                "last:20",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    evaluated = json.loads(capsys.readouterr().out)
+    assert [r["task"] for r in tau_rows] == [*TASKS, "average"]
+    assert {r["task"]: r["kendall_tau"] for r in tau_rows} == {
+        **{t: round(evaluated["tau"][t], 4) for t in TASKS},
+        "average": round(evaluated["average"], 4),
+    }
     assert str(out) in artifacts["run-summary"].data and "sha256" in artifacts["run-summary"].data
 
     # Same inputs again: encodings come from the Parquet cache, output bytes identical.
     out2 = folder / "sub2.json"
-    ufo_pipeline(train=str(train), test=str(test), out=str(out2), predictor="gpnas", holdout="none")
+    state2 = ufo_pipeline(
+        train=str(train),
+        test=str(test),
+        out=str(out2),
+        predictor="gpnas",
+        holdout="none",
+        return_state=True,
+    )
+    assert state2.is_completed()
     assert out2.read_bytes() == out.read_bytes()
-    summary = asyncio.run(_artifacts(["run-summary"]))["run-summary"].data
+    summary = _artifacts(state2, {"run-summary"})["run-summary"].data
     assert summary.count(": hit") == 2
 
 

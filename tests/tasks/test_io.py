@@ -31,16 +31,56 @@ def test_read_keeps_keys_order_and_values(tmp_path):
         ("[1, 2]", "top level must be a JSON object"),
         ("{}", "holds no archs"),
         ('{"a": 3}', "not JSON objects"),
-        ('{"a": {"arch": "x"}, "a": {"arch": "y"}}', "duplicate JSON key 'a'"),
-        ('{"a": {"arch": "x", "arch": "y"}}', "duplicate JSON key 'arch'"),
-        ('{"a": {"arch": "x", "cplfw_rank": NaN}}', "NaN"),
-        ('{"a": {"arch": "x", "cplfw_rank": Infinity}}', "Infinity"),
-        ('{"a": {"arch": "x", "cplfw_rank": true}}', "booleans"),
+        ('{"a": {"arch": "x"}, "a": {"arch": "y"}}', "entry 'a' appears more than once"),
     ],
 )
 def test_problems_a_dataframe_cannot_show_are_caught_when_reading(text, fragment):
-    with pytest.raises(InputFileError, match=fragment):
+    with pytest.raises(InputFileError, match=fragment) as caught:
         parse_competition_json(text, source="f.json")
+    assert str(caught.value).startswith("f.json: ")
+
+
+# Defects inside one entry: the message names the file, the entry, the field, the value
+# found and what was expected.
+ENTRY_DEFECTS = [
+    ('"cplfw_rank": NaN', "cplfw_rank", "NaN", "expected an integer rank"),
+    ('"sop_rank": Infinity', "sop_rank", "Infinity", "expected an integer rank"),
+    ('"veri_rank": -Infinity', "veri_rank", "-Infinity", "expected an integer rank"),
+    ('"veri_rank": 1e999', "veri_rank", "inf", "expected an integer rank"),
+    ('"msmt17_rank": true', "msmt17_rank", "true", "expected an integer rank"),
+    ('"arch": false', "arch", "false", "expected a 37-character arch string"),
+    ('"extra": [1, NaN]', "extra", "NaN", "expected a finite number"),
+    ('"arch": "x", "arch": "y"', "arch", "appears more than once", ""),
+]
+
+
+@pytest.mark.parametrize(
+    "member,field,found,expected", ENTRY_DEFECTS, ids=[d[0] for d in ENTRY_DEFECTS]
+)
+def test_a_defect_inside_an_entry_names_file_entry_field_and_expectation(
+    member, field, found, expected
+):
+    text = f'{{"arch1": {{"arch": "x", "cplfw_rank": 0}}, "arch37": {{"market1501_rank": 0, {member}}}}}'
+    with pytest.raises(InputFileError) as caught:
+        parse_competition_json(text, source="data/raw/f.json")
+    message = str(caught.value)
+    assert message.startswith("data/raw/f.json: entry 'arch37', ") or message.startswith(
+        "data/raw/f.json: duplicate JSON key 'arch': entry 'arch37'"
+    ), message
+    assert f"field {field!r}" in message and found in message and expected in message
+    assert "arch1" not in message
+
+
+def test_several_bad_values_are_all_listed_with_their_entries():
+    text = '{"a": {"cplfw_rank": NaN}, "b": {"sop_rank": true}, "c": {"veri_rank": 3}}'
+    with pytest.raises(InputFileError) as caught:
+        parse_competition_json(text, source="f.json")
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "f.json: 2 values are not allowed:"
+    assert lines[1:] == [
+        "  entry 'a', field 'cplfw_rank': NaN is not allowed, expected an integer rank",
+        "  entry 'b', field 'sop_rank': true is not allowed, expected an integer rank",
+    ]
 
 
 def test_missing_file_and_non_utf8_are_input_errors(tmp_path):

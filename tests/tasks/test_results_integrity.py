@@ -103,7 +103,7 @@ def test_a_flipped_bit_in_a_stored_fit_is_recomputed(prefect_harness, tmp_path):
     test_frame = make_test_standin(list(train["arch"]), 200, seed=12)
     write_competition_file(tmp_path / "test.json", frame_to_records(test_frame))
     args = dict(train=str(tmp_path / "train.json"), test=str(tmp_path / "test.json"))
-    args.update(predictor="ridge", holdout="last:10", seed=11)
+    args.update(predictor="ridge", holdout="last:10", holdout_seed=11)
     ufo_pipeline(**args, out=str(tmp_path / "clean.json"))
     records = _fit_records(paths.results_dir())
     fits = [p for p, r in records.items() if r["result"].startswith("npy-base64")]

