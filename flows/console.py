@@ -142,8 +142,7 @@ class View:
             self.line("starting a temporary local Prefect server (PREFECT_API_URL is not set)")
             return
         if message.startswith("Beginning flow run"):
-            self.line(f"flow run {getattr(record, 'flow_run_name', '')}")
-            return
+            return  # its final name comes once validation has hashed the inputs ("named")
         task_run = getattr(record, "task_run_name", None) or ""
         if "Retry" in message and record.levelno >= logging.WARNING and task_run:
             self.line(f"  {task_run} failed; retrying ({message.splitlines()[0][-60:]})")
@@ -154,7 +153,9 @@ class View:
 
     def _on_event(self, payload: dict) -> None:
         kind = payload["kind"]
-        if kind == "validated":
+        if kind == "named":
+            self.line(f"flow run {payload['name']}")
+        elif kind == "validated":
             what = "checked the submission" if payload["file_kind"] == "submission" else None
             what = what or f"validated {payload['file_kind']} file {payload['source']}"
             self.line(

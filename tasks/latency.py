@@ -108,14 +108,19 @@ def _load_json(path: Path, what: str) -> object:
         ) from None
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _is_finite_number(value: object) -> bool:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float, e.g. 1e400 written out
+        return False
 
 
 def _milliseconds(
     value: object, source: object, entry: str, field: str, *, allow_zero: bool
 ) -> float:
-    ok = _is_number(value) and math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    ok = _is_finite_number(value) and (value >= 0 if allow_zero else value > 0)
     if not ok:
         bound = ">= 0" if allow_zero else "> 0"
         raise LatencyFileError(

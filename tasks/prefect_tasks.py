@@ -121,6 +121,7 @@ def name_flow_run(prefix: str, digests: list[str]) -> str:
     name = f"{prefix}-{short_digest(*digests)}"
     with get_client(sync_client=True) as client:
         client.update_flow_run(flow_run.get_id(), name=name)
+    get_run_logger().info("flow run named %s", name, extra=event("named", name=name))
     return name
 
 
@@ -341,10 +342,7 @@ def search_subnetworks(models: dict, train_archs: list[str], run, latency):
     outcome = choose_subnetworks(models, train_archs, run, latency)
     logger = get_run_logger()
     logger.info(
-        "front: %d points (%s); %s",
-        len(outcome.front.archs),
-        "exact" if outcome.exact else f"{outcome.evaluations} model evaluations",
-        outcome.best_line(),
+        "%s: front of %d points; %s", outcome.title(), len(outcome.front.archs), outcome.best_line()
     )
     return outcome
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 def test_make_serve_registered_the_deployments_and_is_idempotent(stack):
     assert (
-        "serving ufo-pipeline/demo, ufo-pipeline/competition, ufo-pipeline/dask"
+        "serving ufo-pipeline/demo, ufo-pipeline/competition, ufo-pipeline/dask, ufo-search/demo"
         in stack.serve_output
     )
     again = stack.run("make", "serve", timeout=60)
@@ -34,12 +34,14 @@ def test_make_serve_registered_the_deployments_and_is_idempotent(stack):
         competition = client.read_deployment_by_name("ufo-pipeline/competition")
         demo = client.read_deployment_by_name("ufo-pipeline/demo")
         dask = client.read_deployment_by_name("ufo-pipeline/dask")
+        search = client.read_deployment_by_name("ufo-search/demo")
     raw = stack.data_dir / "raw"
     assert competition.parameters["train"] == str(raw / "CCF_UFO_train.json")
     assert competition.parameters["test"] == str(raw / "CCF_UFO_test.json")
     assert competition.parameters["out"].endswith("CCF_UFO_submit.json")
     assert demo.parameters == {}
     assert stack.dask_address in dask.description
+    assert search.parameters == {}
 
 
 def test_demo_deployment_shows_every_step_artifact_and_figure(stack, demo_run):
@@ -102,6 +104,23 @@ def test_demo_deployment_shows_every_step_artifact_and_figure(stack, demo_run):
         ),
         any_of=("cache miss", "cache hit"),
     )
+
+
+def test_search_demo_deployment_writes_the_report_and_its_artifacts(stack, demo_run):
+    # The demo files exist (make-demo in the stack fixture); the default predictor searches.
+    done = stack.deployment_run("ufo-search/demo", "max_evals=2000")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Flow run finished successfully in 'Completed'." in done.stdout
+    run = wait_for_flow_run(stack, flow_run_id(done.stdout))
+    assert run.name.startswith("search-all-params-") and not run.name.endswith("validating")
+    wait_for_task_runs(stack, run.id, [*FIT_NAMES, "search-subnetworks", "write-search-report"])
+    found = wait_for_artifacts(stack, run.id, ("search-picks", "search-front", "search-summary"))
+    report = stack.data_dir / "search"
+    picks = json.loads((report / "picks.json").read_text())
+    assert len(picks) == 10 and all(p["params"] <= 60e6 for p in picks)
+    assert [p["arch"] for p in json.loads(found["search-picks"].data)] == [p["arch"] for p in picks]
+    assert picks[0]["arch"] in found["search-summary"].data
+    assert (report / "front.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_competition_deployment_with_params(stack, tmp_path):

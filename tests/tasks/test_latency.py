@@ -7,6 +7,7 @@ import io
 import json
 import math
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -167,6 +168,14 @@ def test_an_unreadable_table_file_is_refused_naming_the_file(tmp_path, text, exp
     assert str(path) in str(raised.value)
 
 
+def test_the_example_files_read_and_the_example_measurements_fit():
+    examples = Path(__file__).resolve().parents[2] / "data" / "examples"
+    table = read_latency_table(examples / "latency_table_cpu.json")
+    assert table.fixed > 0 and all(ms > 0 for ms in table.per_kind)
+    fit = fit_latency_table(read_measurements(examples / "latency_measurements.json"))
+    assert fit.n_measurements >= 3 * MIN_MEASUREMENTS  # "a few dozen"
+
+
 # --- the measurements file and the fit ---------------------------------------------------------
 
 
@@ -222,8 +231,9 @@ GOOD_ARCH = encode_arch(10, [12] * 10, [4.0] * 10)
         ({GOOD_ARCH: NAN}, GOOD_ARCH, "ms (the value)"),
         ({GOOD_ARCH: "12ms"}, GOOD_ARCH, "ms (the value)"),
         ({GOOD_ARCH: [12.0]}, GOOD_ARCH, "ms (the value)"),
+        ({GOOD_ARCH: 10**400}, GOOD_ARCH, "ms (the value)"),
     ],
-    ids=["short-arch", "bad-depth-code", "negative", "zero", "nan", "text", "list"],
+    ids=["short-arch", "bad-depth-code", "negative", "zero", "nan", "text", "list", "huge"],
 )
 def test_a_malformed_measurement_is_refused_naming_file_arch_and_field(
     tmp_path, change, entry, field
