@@ -16,6 +16,19 @@ export PREFECT_SERVER_ANALYTICS_ENABLED=false
 export PREFECT_API_URL="http://127.0.0.1:$PORT/api"
 mkdir -p "$RUN_DIR" "$PREFECT_HOME"
 
+# Basic auth (Prefect's own server setting): a random credential, made on first start and
+# kept owner-only in $PREFECT_HOME/ufo-auth. The server requires it; the serve process, its
+# flow runs and your `prefect` commands send it (PREFECT_API_AUTH_STRING).
+AUTH_FILE="$PREFECT_HOME/ufo-auth"
+if [[ ! -s "$AUTH_FILE" ]]; then
+    (umask 077 && "$PY" -c 'import secrets; print("ufo:" + secrets.token_urlsafe(24))' >"$AUTH_FILE.new" \
+        && mv "$AUTH_FILE.new" "$AUTH_FILE")
+fi
+chmod 600 "$AUTH_FILE"
+PREFECT_SERVER_API_AUTH_STRING="$(cat "$AUTH_FILE")"
+export PREFECT_SERVER_API_AUTH_STRING
+export PREFECT_API_AUTH_STRING="$PREFECT_SERVER_API_AUTH_STRING"
+
 healthy() {
     "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
         "$PREFECT_API_URL/health" >/dev/null 2>&1
@@ -67,4 +80,5 @@ else
     grep -qE "(is|are) being served" "$RUN_DIR/serve.log" || fail "deployments not served within ${TIMEOUT}s" "$RUN_DIR/serve.log"
     echo "serving ufo-pipeline/demo, ufo-pipeline/competition, ufo-pipeline/dask, ufo-search/demo (pid $(cat "$RUN_DIR/serve.pid"), log $RUN_DIR/serve.log)"
 fi
-echo "dashboard: http://127.0.0.1:$PORT    then: export PREFECT_API_URL=$PREFECT_API_URL"
+echo "dashboard: http://127.0.0.1:$PORT (password: the line in $AUTH_FILE)"
+echo "then: export PREFECT_API_URL=$PREFECT_API_URL PREFECT_API_AUTH_STRING=\"\$(cat $AUTH_FILE)\""

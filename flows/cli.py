@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from flows import console
+from flows.lifetime import PrefectDatabaseError
 from flows.runners import DEFAULT_RUNNER
 from flows.settings import configure_prefect_environment, quiet_tracebacks_for
 from schemas.costs import DEFAULT_IMAGE_SIZE
@@ -34,6 +35,7 @@ USER_ERRORS = (
     ArchError,
     UnknownPredictorError,
     outputs.OutputError,
+    PrefectDatabaseError,
 )
 EXIT_INVALID_INPUT, EXIT_USER_ERROR, EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED = 1, 2, 3, 130
 LOGGED_COMMANDS = ("run", "search", "evaluate", "validate")  # say where their full log is

@@ -9,12 +9,15 @@ their parent's pipe closes.)"""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
 import signal
+import sqlite3
 import subprocess
 import threading
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -27,6 +30,39 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
+class PrefectDatabaseError(RuntimeError):
+    """The local Prefect database cannot be opened (a user's environment, not a bug)."""
+
+
+def _sqlite_path(url: str) -> Path | None:
+    for prefix in ("sqlite+aiosqlite:///", "sqlite:///"):
+        if url.startswith(prefix):
+            return Path(url[len(prefix) :].split("?", 1)[0])
+    return None
+
+
+def check_local_database() -> None:
+    """A damaged SQLite database makes the temporary server fail to start, which Prefect
+    reports only after its start-up timeout, with thousands of traceback lines: check it
+    first, in well under a second."""
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().server.database.connection_url
+    path = _sqlite_path(url.get_secret_value() if url is not None else "")
+    if path is None or not path.is_file() or path.stat().st_size == 0:
+        return  # another database, or a new one Prefect will create
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+            verdict = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        verdict = str(exc)
+    if verdict != "ok":
+        raise PrefectDatabaseError(
+            f"the Prefect database {path} is damaged ({verdict}); move it away (Prefect then "
+            "starts a new, empty one) or set PREFECT_HOME to another folder"
+        )
+
+
 def start_temporary_server_tied_to_us() -> None:
     """Start Prefect's temporary server now, dying with this process; a no-op when the
     user points PREFECT_API_URL at a server."""
@@ -37,6 +73,7 @@ def start_temporary_server_tied_to_us() -> None:
     # PDEATHSIG fires when the *thread* that forked the child ends: only the main thread
     # lives as long as the process.
     assert threading.current_thread() is threading.main_thread()
+    check_local_database()  # before importing the server (seconds on a loaded machine)
     from prefect.server.api import server as server_module
 
     server = server_module.SubprocessASGIServer()  # the instance Prefect's clients use

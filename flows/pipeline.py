@@ -14,15 +14,14 @@ from tasks.prefect_tasks import (
     check_submission,
     encode_test,
     encode_training,
-    evaluate_task_holdout,
     fit_shared_statistics,
-    fit_task_predictor,
     name_flow_run,
     provisional_run_name,
     publish_evaluation,
     publish_summary,
     read_and_validate,
     refit_on_first_attempt,
+    safe_fits,
     write_submission,
 )
 
@@ -53,6 +52,7 @@ def ufo_pipeline(
     name_flow_run(run.predictor, [train_digest, test_digest])
     training, train_cache = encode_training(train_frame, run.predictor)
     test_features, test_cache = encode_test(test_frame, run.predictor)
+    fit_task_predictor, evaluate_task_holdout = safe_fits()  # persisted: .npy/JSON + sha256
     holdout_taus = refit_on_first_attempt(evaluate_task_holdout, refit).map(
         TASKS,
         predictor=unmapped(run.predictor),

@@ -75,6 +75,38 @@ def _not_a_number(value: object) -> str | None:
     return None
 
 
+MAX_VALUE_DEPTH = 8
+
+
+def _depth(value: object) -> int:
+    """Nesting depth of a parsed JSON value, without recursion (1 for a flat list)."""
+    deepest, todo = 0, [(value, 0)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth + 1)
+            if deepest > MAX_VALUE_DEPTH:
+                break
+            todo.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _refuse_deep_values(data: object, source: str) -> None:
+    """A field value nested deeper than any competition value could be is refused here, so
+    no later step recurses through it (a depth bomb would exhaust Python's stack)."""
+    if not isinstance(data, dict):
+        return
+    for key, entry in data.items():
+        fields = entry.items() if isinstance(entry, dict) else [(None, entry)]
+        for field, value in fields:
+            if isinstance(value, dict | list) and _depth(value) > MAX_VALUE_DEPTH:
+                where = f"entry {key!r}" + (f", field {field!r}" if field is not None else "")
+                raise InputFileError(
+                    f"{source}: {where}: a value nested more than {MAX_VALUE_DEPTH} levels deep, "
+                    f"expected {_expected(field) if field is not None else 'an object'}"
+                )
+
+
 def _expected(field: str) -> str:
     if field in RANK_FIELDS:
         return "an integer rank"
@@ -107,6 +139,11 @@ def parse_competition_json(text: str, source: str = "<input>") -> dict[str, dict
         raise InputFileError(
             f"{source}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         ) from None
+    except RecursionError:  # json's C parser recurses once per nesting level
+        raise InputFileError(
+            f"{source}: JSON nested too deeply to read (a competition file has two levels)"
+        ) from None
+    _refuse_deep_values(data, source)
     if not isinstance(data, dict):
         kind = data.literal if isinstance(data, _NonFinite) else type(data).__name__
         raise InputFileError(f"{source}: the top level must be a JSON object of archs, got {kind}")

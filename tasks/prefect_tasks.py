@@ -30,6 +30,7 @@ from tasks import (
 from tasks.evaluate import Holdout
 from tasks.events import event
 from tasks.predictors import get_predictor_class
+from tasks.results_integrity import SafeSerializer, checksummed_storage
 from tasks.run_names import short_digest
 
 # INFO records of the plain functions (fit times, taus) reach the run logs when
@@ -160,7 +161,9 @@ def fit_shared_statistics(predictor: str, train: fitting.TrainingSet) -> object 
     return fitting.fit_shared_stats(predictor, train)
 
 
-@fit_step(name="fit-task-predictor", task_run_name="fit-{task_name}")
+@fit_step(
+    name="fit-task-predictor", task_run_name="fit-{task_name}", result_serializer=SafeSerializer()
+)
 def fit_task_predictor(
     task_name: str,
     predictor: str,
@@ -173,7 +176,11 @@ def fit_task_predictor(
     return fitting.fit_and_predict_task(task_name, predictor, train, test_features, shared)
 
 
-@fit_step(name="evaluate-task-holdout", task_run_name="holdout-{task_name}")
+@fit_step(
+    name="evaluate-task-holdout",
+    task_run_name="holdout-{task_name}",
+    result_serializer=SafeSerializer(),
+)
 def evaluate_task_holdout(
     task_name: str,
     predictor: str,
@@ -184,6 +191,16 @@ def evaluate_task_holdout(
 ) -> list[float]:
     _maybe_fail(f"holdout:{task_name}", fault)
     return fitting.holdout_taus_for_task(task_name, predictor, train, holdout, holdout_seed)
+
+
+def safe_fits():
+    """The fit and holdout tasks with their results stored as .npy/JSON behind a sha256
+    (tasks/results_integrity.py); call inside a flow run, it saves the storage block."""
+    storage = checksummed_storage(paths.results_dir())
+    return (
+        fit_task_predictor.with_options(result_storage=storage),
+        evaluate_task_holdout.with_options(result_storage=storage),
+    )
 
 
 def refit_on_first_attempt(step, refit: bool):

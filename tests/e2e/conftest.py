@@ -132,6 +132,8 @@ def stack(tmp_path_factory):
         )
         assert served.returncode == 0, f"make serve failed:\n{served.stdout}\n{served.stderr}"
         the_stack.serve_output = served.stdout
+        # As the README says: send the credential make serve made with every API call.
+        make_env["PREFECT_API_AUTH_STRING"] = the_stack.auth_file.read_text().strip()
         the_stack.serve_seconds = time.monotonic() - started
         yield the_stack
     finally:

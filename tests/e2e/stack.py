@@ -48,6 +48,11 @@ class Stack:
         return f"{self.url}/api"
 
     @property
+    def auth_file(self) -> Path:
+        """The credential `make serve` made (basic auth), as a user reads it."""
+        return Path(self.env["PREFECT_HOME"]) / "ufo-auth"
+
+    @property
     def data_dir(self) -> Path:
         return Path(self.env["UFO_DATA_DIR"])
 
@@ -77,7 +82,7 @@ class Stack:
     def client(self):
         from prefect.client.orchestration import SyncPrefectClient
 
-        return SyncPrefectClient(self.api_url)
+        return SyncPrefectClient(self.api_url, auth_string=self.env["PREFECT_API_AUTH_STRING"])
 
 
 def start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:

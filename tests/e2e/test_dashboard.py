@@ -27,6 +27,9 @@ def test_dashboard_shows_the_run_its_fits_and_the_tau_table(stack, demo_run, tmp
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{stack.url}/runs")
+            # The dashboard asks for the password: the line in $PREFECT_HOME/ufo-auth.
+            page.locator("input[type=password]").fill(stack.auth_file.read_text().strip())
+            page.keyboard.press("Enter")
             page.get_by_text(run.name).first.wait_for(timeout=30_000)
             page.screenshot(path=tmp_path / "runs.png")
 

@@ -178,3 +178,32 @@ def test_a_deployment_cannot_write_outside_the_allowed_roots(stack, tmp_path_fac
         assert victim.read_text() == "precious"
     finally:
         victim.unlink()
+
+
+def test_the_api_refuses_calls_without_the_credential(stack):
+    import base64
+    import stat
+    import urllib.error
+    import urllib.request
+
+    assert stat.S_IMODE(stack.auth_file.stat().st_mode) == 0o600  # owner-only
+
+    def post(headers):
+        request = urllib.request.Request(
+            f"{stack.api_url}/deployments/filter",
+            data=b"{}",
+            method="POST",
+            headers={"Content-Type": "application/json", **headers},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    def basic(credential: str) -> dict:
+        return {"Authorization": "Basic " + base64.b64encode(credential.encode()).decode()}
+
+    assert post(basic("ufo:not-the-password")) == 401
+    assert post(basic(stack.auth_file.read_text().strip())) == 200
+    assert post({}) == 401 and post(basic("ufo:")) == 401

@@ -66,7 +66,7 @@ def test_a_read_only_output_folder_is_refused_before_the_work(inputs, read_only_
     assert err.strip() == (
         f"ufo: output {out}: cannot write in {read_only_disk} (Read-only file system)"
     )
-    assert seconds < 10  # no Prefect start, no fit
+    assert not (read_only_disk / "sub").exists()
 
 
 def test_a_full_output_disk_is_refused_before_the_work(inputs, tiny_disk, capsys):
