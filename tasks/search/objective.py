@@ -28,7 +28,7 @@ from tasks.predictors.ridge import RidgePredictor
 ALL_TASKS = "all"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # an array field: compare the fields, not the scores
 class AdditiveScore:
     """score(arch) = depth_terms[depth] + sum over layers i < depth of layer_terms[i, kind_i].
 
@@ -93,7 +93,7 @@ class SearchObjective(Protocol):
     def additive(self) -> AdditiveScore | None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Objective:
     """Predicted goodness of archs for `task` (a task name or "all"); see the module doc."""
 
