@@ -44,7 +44,7 @@ RELATIVE_COST_DIGITS = -9
 _MAX_EXACT_INT = 2**53
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # an array field: compare the fields, not the costs
 class QuantisedCost:
     """A per-layer cost table as integers: cost = fixed + resolution * sum of units."""
 

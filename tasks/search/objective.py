@@ -13,7 +13,7 @@ per (layer, layer kind), in goodness units; the exact front (front.py) needs tha
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Protocol
 
@@ -28,7 +28,7 @@ from tasks.predictors.ridge import RidgePredictor
 ALL_TASKS = "all"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # an array field: compare the fields, not the scores
 class AdditiveScore:
     """score(arch) = depth_terms[depth] + sum over layers i < depth of layer_terms[i, kind_i].
 
@@ -93,7 +93,7 @@ class SearchObjective(Protocol):
     def additive(self) -> AdditiveScore | None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Objective:
     """Predicted goodness of archs for `task` (a task name or "all"); see the module doc."""
 
@@ -104,7 +104,11 @@ class Objective:
     means: np.ndarray  # (T,) goodness mean on the training archs
     stds: np.ndarray  # (T,) goodness std on the training archs
     encoding: str
-    _standardise: bool = field(default=False, repr=False)
+
+    @property
+    def standardised(self) -> bool:
+        """True for "all": each task's goodness is standardised before the weighted mean."""
+        return self.task == ALL_TASKS
 
     def _features(self, codes: Sequence[str]) -> np.ndarray:
         return get_encoding(self.encoding).build(list(codes))
@@ -115,7 +119,7 @@ class Objective:
     def goodness(self, codes: Sequence[str]) -> np.ndarray:
         """(n,) the objective: higher is better. Only tasks with weight > 0 are scored."""
         X = self._features(codes)
-        if not self._standardise:
+        if not self.standardised:
             return self._task_goodness(self.task, X)
         total = np.zeros(len(X))
         for t, task in enumerate(self.tasks):
@@ -141,7 +145,7 @@ class Objective:
         depth_terms = {d: 0.0 for d in parts[0][0]}
         layer_terms = np.zeros_like(parts[0][1])
         for t, (depths, layers) in zip(used, parts, strict=True):
-            if self._standardise:
+            if self.standardised:
                 scale = self.weights[t] / self.stds[t]
                 shift = self.weights[t] * self.means[t] / self.stds[t]
             else:
@@ -221,5 +225,4 @@ def build_objective(
         means=means,
         stds=stds,
         encoding=encoding,
-        _standardise=task == ALL_TASKS,
     )
