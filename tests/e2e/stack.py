@@ -133,17 +133,30 @@ def wait_for(read, missing, what: str, timeout: float = ARRIVAL_TIMEOUT, interva
     """The one polling loop of the e2e tests: call `read()` until `missing(value)` returns
     nothing (None or ""), then return that value. `missing` says what is still lacking; on
     timeout the AssertionError names `what`, what was still missing and what was last seen."""
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
+    reads = 0
     while True:
         seen = read()
+        reads += 1
         lacking = missing(seen)
         if not lacking:
+            _record_wait(what, reads, time.monotonic() - started)
             return seen
         if time.monotonic() >= deadline:
             raise AssertionError(
                 f"waited {timeout:.0f}s for {what}; still missing: {lacking}\nlast seen:\n{seen}"
             )
         time.sleep(interval)
+
+
+def _record_wait(what: str, reads: int, seconds: float) -> None:
+    """With E2E_WAIT_STATS=FILE, append one line per wait that needed more than one read:
+    how often a read-once would have raced."""
+    stats = os.environ.get("E2E_WAIT_STATS")
+    if stats and reads > 1:
+        with open(stats, "a") as handle:
+            handle.write(f"{reads} reads, {seconds:.1f}s: {what}\n")
 
 
 def _read_flow_run(stack: Stack, run_id: UUID):
