@@ -95,8 +95,8 @@ def test_killing_ufo_run_leaves_nothing_behind(inputs, tmp_path, sig, runner, wa
         time.sleep(1)
         everything = _descendants(cli.pid)
         os.kill(cli.pid, sig)
-        cli.wait(30)
-        deadline = time.monotonic() + 15
+        cli.wait(120)  # a loaded 2-core machine shuts down slowly
+        deadline = time.monotonic() + 60
         while any(_alive(p) for p in everything) and time.monotonic() < deadline:
             time.sleep(0.2)
         left = {p: _cmdline(p) for p in everything if _alive(p)}
