@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/selection.py
+	$(BIN)/python bench/search_compare.py
 	$(BIN)/python bench/update_readme.py
 
 clean:

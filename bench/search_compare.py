@@ -4,7 +4,7 @@ evolution and random search, at equal numbers of evaluations of the default pred
     .venv/bin/python bench/search_compare.py            # the full study (about 6-9 min here)
     .venv/bin/python bench/search_compare.py --quick    # smoke run (about 1 min)
 
-The default predictor (`ensemble`) is fitted on all 500 archs of the real training file,
+The default predictor (DEFAULT_PREDICTOR) is fitted on all 500 archs of the real training file,
 for market1501 and for all 8 tasks (objective "all": mean of standardised goodness).
 Budgets: parameter counts at percentiles of the params of archs drawn as the training
 set was (depth uniform, choices uniform), and a MACs budget at the median. For every
@@ -17,8 +17,9 @@ prefix property); the refined search plans with its count, so it runs once per c
 
 Also measured: the exact front's time per task for ridge (params, MACs and a made-up
 latency table with non-integral ms terms), and archs scored per second per core by the
-ensemble. Times are CPU seconds of this process (one BLAS thread), so other jobs on the
-shared machine do not inflate them. Writes the markdown to stdout and bench/out/search_compare.md."""
+default predictor. Times are CPU seconds of this process (one BLAS thread), so other jobs on the
+shared machine do not inflate them. Writes the markdown to stdout and to
+bench/search_README_section.md (bench/update_readme.py copies it into bench/README.md)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ from tasks.search.front import exact_front, quantise_additive_cost  # noqa: E402
 from tasks.search.objective import build_objective  # noqa: E402
 from tasks.search.refine import Evaluator, run_evolution, run_random, run_refine  # noqa: E402
 
-OUT = ROOT / "bench" / "out" / "search_compare.md"
+OUT = ROOT / "bench" / "search_README_section.md"  # copied into bench/README.md
 METHODS = {"refined": run_refine, "OFA evolution": run_evolution, "random": run_random}
 ANYTIME = ("OFA evolution", "random")
 # The ensemble's score of one arch moves in the 13th digit with the batch it is scored in

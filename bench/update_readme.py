@@ -10,6 +10,7 @@ SECTIONS = {
     "pipeline": BENCH / "pipeline_results.md",
     "quality": BENCH / "quality_README_section.md",
     "selection": BENCH / "selection_README_section.md",
+    "search": BENCH / "search_README_section.md",
 }
 
 
