@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +135,30 @@ def test_search_cli_prints_the_picks(train_file, tmp_path, capsys, prefect_harne
     for pick in picks:
         assert pick["arch"] in printed
     assert f"report written to {out}" in printed
+
+
+def test_search_rejects_a_malformed_latency_table_naming_entry_and_field(
+    train_file, tmp_path, capsys
+):
+    table = tmp_path / "chip.json"
+    table.write_text('{"unit": "ms", "fixed_ms": 1.0, "layers": {"heads12-mlp4.0": -3}}')
+    out = tmp_path / "report"
+    args = ["search", "--train", str(train_file), "--budget", "latency=100ms", "--out", str(out)]
+    assert main([*args, "--latency-table", str(table)]) == 2
+    err = capsys.readouterr().err
+    assert str(table) in err and "heads12-mlp4.0" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_a_latency_budget_below_the_fastest_subnetwork_names_its_latency(
+    train_file, tmp_path, capsys
+):
+    out = tmp_path / "report"
+    table = str(
+        Path(__file__).resolve().parents[2] / "data" / "examples" / "latency_table_cpu.json"
+    )
+    args = ["search", "--train", str(train_file), "--latency-table", table, "--out", str(out)]
+    assert main([*args, "--budget", "latency=10ms"]) == 2
+    err = capsys.readouterr().err
+    assert "below the smallest sub-network" in err and " ms" in err and "Traceback" not in err
+    assert not out.exists()
