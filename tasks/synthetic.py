@@ -106,7 +106,9 @@ def make_demo_train(n: int = 500, seed: int = 0) -> pd.DataFrame:
     )
     scores = latent_scores(archs, seed)
     for task, field in zip(TASKS, RANK_FIELDS, strict=True):
-        order = np.argsort(scores[task], kind="stable")
+        # Rank 0 is the best: the highest latent score. So bigger, deeper archs rank better
+        # on the whole, as in the real file (params and rank: negative Kendall tau).
+        order = np.argsort(-scores[task], kind="stable")
         ranks = np.empty(n, dtype=np.int64)
         ranks[order] = np.arange(n)
         frame[field] = ranks
