@@ -155,6 +155,15 @@ def parse_competition_json(text: str, source: str = "<input>") -> dict[str, dict
     if not data:
         raise InputFileError(f"{source}: the file holds no archs")
     not_objects = [k for k, v in data.items() if not isinstance(v, dict)]
+    competition_fields = {ARCH_FIELD, *RANK_FIELDS}
+    if not any(isinstance(v, dict) and competition_fields & v.keys() for v in data.values()):
+        # Not a competition file at all (a config, a secrets file): say so without quoting
+        # any of its keys or values, which would reach logs and artifacts.
+        raise InputFileError(
+            f"{source}: not a competition file: none of its {len(data)} entries is an object "
+            f"with an {ARCH_FIELD!r} or a rank field (expected an object of archs, each with "
+            f"{ARCH_FIELD!r} and the eight ranks)"
+        )
     if not_objects:
         raise InputFileError(
             f"{source}: {len(not_objects)} entries are not JSON objects (expected an object "

@@ -30,7 +30,8 @@ def test_read_keeps_keys_order_and_values(tmp_path):
         ("{not json", "not valid JSON"),
         ("[1, 2]", "top level must be a JSON object"),
         ("{}", "holds no archs"),
-        ('{"a": 3}', "not JSON objects"),
+        ('{"a": 3}', "not a competition file"),  # its keys and values are not echoed
+        ('{"a": 3, "b": {"arch": "x"}}', "not JSON objects"),
         ('{"a": {"arch": "x"}, "a": {"arch": "y"}}', "entry 'a' appears more than once"),
     ],
 )
