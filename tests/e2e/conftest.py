@@ -37,6 +37,11 @@ def _base_env(root) -> dict[str, str]:
         "UFO_RESULTS_DIR": str(data / "prefect-results"),
         "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(data / "prefect-results"),
         "PREFECT_LOGGING_EXTRA_LOGGERS": "tasks",
+        # A fit holds a worker's GIL for long stretches; on a loaded 2-core machine its
+        # event loop then missed Dask's 30 s comm timeout and the scheduler dropped it
+        # mid-run. Scheduler, workers and the flow's client all read these.
+        "DASK_DISTRIBUTED__COMM__TIMEOUTS__TCP": "300s",
+        "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "120s",
     }
 
 
