@@ -172,6 +172,7 @@ def adoption(taus: dict) -> dict:
 
 # Variants tried during development on the same 16 splits (seed split, CV mean, delta vs
 # gpnas, folds won), measured with throwaway scripts; not re-run by this script.
+LABEL = "*Hand-written from development notes, not measured by this script:* "
 EXPLORED = [
     "Variants measured during development on the same splits (not re-run by this script;"
     " seed split / CV mean / delta vs gpnas / folds won): relevance-weighted kernel ridge alone"
@@ -258,7 +259,7 @@ def section(taus: dict, choices: dict, costs: list[dict], base: str, default: st
         *adoption_lines(taus, default),
         *cost_lines(costs),
         "",
-        "\n\n".join(EXPLORED),  # one paragraph per round of variants
+        "\n\n".join(LABEL + e for e in EXPLORED),  # one paragraph per round of variants
         "",
         "![per-task Kendall tau, baseline vs default](quality_tau.png)",
         "",

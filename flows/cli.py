@@ -21,6 +21,9 @@ from tasks.parameters import (
     DEFAULT_MAX_EVALS,
     DEFAULT_SEARCH_OBJECTIVE,
     DEFAULT_TOP,
+    DEMO_SEED,
+    DEMO_TEST_SIZE,
+    DEMO_TRAIN_SIZE,
     ParameterError,
 )
 from tasks.predictors import UnknownPredictorError
@@ -370,9 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     make_demo.add_argument("--out", default=str(paths.demo_train_path()))
     make_demo.add_argument("--test-out", default=str(paths.demo_test_path()))
-    make_demo.add_argument("--n", type=int, default=500)
-    make_demo.add_argument("--n-test", type=int, default=2_000)
-    make_demo.add_argument("--seed", type=int, default=0, help="seeds the synthetic data")
+    make_demo.add_argument("--n", type=int, default=DEMO_TRAIN_SIZE)
+    make_demo.add_argument("--n-test", type=int, default=DEMO_TEST_SIZE)
+    make_demo.add_argument("--seed", type=int, default=DEMO_SEED, help="seeds the synthetic data")
     make_demo.set_defaults(handler=cmd_make_demo)
 
     search = sub.add_parser(

@@ -53,6 +53,7 @@ def cache_file_for(cache_dir: Path, encoding_name: str, archs: list[str]) -> Pat
 def _cache_meta(encoding_name: str, archs: list[str]) -> dict:
     encoding = get_encoding(encoding_name)
     return {
+        "format": _CACHE_FORMAT,
         "encoding": encoding.name,
         "version": encoding.version,
         "digest": archs_digest(archs),

@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -228,12 +228,16 @@ def frame_to_records(frame: pd.DataFrame) -> dict[str, dict]:
     return out
 
 
-def _process_umask() -> int:
-    """The umask, read the only way POSIX allows (set and restore); no other thread of
-    this project creates files during the few microseconds it is changed."""
-    umask = os.umask(0o077)
-    os.umask(umask)
-    return umask
+def _create_exclusive(folder: Path, prefix: str) -> Path:
+    """Create a new empty file `folder/prefix<random>` (never an existing one)."""
+    for _ in range(100):
+        candidate = folder / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"no free temporary name for {prefix}* in {folder}")
 
 
 @contextmanager
@@ -246,11 +250,9 @@ def atomic_target(path: Path) -> Iterator[Path]:
         with outputs.user_fixable_write_errors(path):
             path.parent.mkdir(parents=True, exist_ok=True)
             # A recognisable name with our pid: a later run removes it if we are killed.
-            fd, tmp_name = tempfile.mkstemp(prefix=outputs.temp_prefix(path), dir=path.parent)
-            os.close(fd)
-            tmp = Path(tmp_name)
-            # mkstemp creates 0600; give the final file the usual permissions (0666 less umask).
-            os.chmod(tmp, 0o666 & ~_process_umask())
+            # Mode 0666 at creation, so the kernel applies the umask (mkstemp's 0600 would
+            # need a chmod, and reading the umask means changing it under other threads).
+            tmp = _create_exclusive(path.parent, outputs.temp_prefix(path))
         yield tmp
         with outputs.user_fixable_write_errors(path):
             with open(tmp, "rb") as handle:

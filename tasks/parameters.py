@@ -9,6 +9,9 @@ from tasks import paths
 from tasks.evaluate import Holdout, parse_holdout
 from tasks.predictors import PREDICTORS
 
+# The demo files `ufo make-demo` writes by default (and `ensure_demo_files` when missing).
+DEMO_TRAIN_SIZE, DEMO_TEST_SIZE, DEMO_SEED = 500, 2_000, 0
+
 
 class ParameterError(ValueError):
     """A run parameter that cannot work (missing file, unknown predictor, bad holdout)."""
@@ -61,12 +64,29 @@ def check_run_parameters(
 def default_paths(
     train: str | Path | None, test: str | Path | None, out: str | Path | None
 ) -> tuple[str, str, str]:
-    """Unset paths fall back to the demo files and the demo submission."""
+    """Unset paths fall back to the demo files (written now if missing: they are
+    deterministic, so a first `ufo run` or demo deployment run just works) and the demo
+    submission."""
+    if train is None or test is None:
+        ensure_demo_files()
     return (
         train or str(paths.demo_train_path()),
         test or str(paths.demo_test_path()),
         out or str(paths.demo_submission_path()),
     )
+
+
+def ensure_demo_files() -> None:
+    """Write the default demo files (`ufo make-demo` with its defaults) if either is missing."""
+    if paths.demo_train_path().is_file() and paths.demo_test_path().is_file():
+        return
+    from tasks import io
+    from tasks.synthetic import make_demo_train, make_test_standin
+
+    train = make_demo_train(DEMO_TRAIN_SIZE, DEMO_SEED)
+    test = make_test_standin(list(train["arch"]), DEMO_TEST_SIZE, DEMO_SEED + 1)
+    io.write_competition_file(paths.demo_train_path(), io.frame_to_records(train))
+    io.write_competition_file(paths.demo_test_path(), io.frame_to_records(test))
 
 
 # `ufo search` and the ufo-search flow share these defaults.
@@ -107,6 +127,8 @@ def check_search_parameters(
     from tasks.search.budget import cost_for, parse_budget, require_reachable
 
     problems = []
+    if train is None:
+        ensure_demo_files()
     train_path = Path(train or paths.demo_train_path()).expanduser()
     out_path = Path(out or paths.search_dir()).expanduser()
     if not train_path.is_file():

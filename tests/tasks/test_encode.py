@@ -69,3 +69,15 @@ def test_a_corrupt_cache_file_is_rebuilt_not_trusted(tmp_path, caplog, corrupt):
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         first.cache_path.name
     ]  # no temp files left
+
+
+def test_a_cache_file_of_another_layout_version_is_rebuilt(tmp_path, monkeypatch, caplog):
+    import tasks.encode
+
+    monkeypatch.setattr(tasks.encode, "_CACHE_FORMAT", tasks.encode._CACHE_FORMAT - 1)
+    assert not encode_archs_cached(ARCHS, "onehot", tmp_path).cache_hit  # an older layout
+    monkeypatch.undo()
+    caplog.set_level(logging.WARNING, logger="tasks.encode")
+    again = encode_archs_cached(ARCHS, "onehot", tmp_path)
+    assert not again.cache_hit and "does not match its key" in caplog.text
+    assert encode_archs_cached(ARCHS, "onehot", tmp_path).cache_hit

@@ -60,3 +60,20 @@ def test_every_problem_is_named_in_one_message(tmp_path, train):
 def test_output_must_be_a_folder(tmp_path, train):
     with pytest.raises(ParameterError, match="is a file; give a folder"):
         _check(train, out=train)
+
+
+def test_the_demo_files_are_written_when_missing_and_match_make_demo(tmp_path, monkeypatch):
+    """A demo deployment triggered right after `make serve` (no `ufo make-demo`) works."""
+    from flows.cli import main
+    from tasks import paths
+    from tasks.parameters import check_run_parameters
+
+    monkeypatch.setenv("UFO_DATA_DIR", str(tmp_path / "data"))
+    assert not paths.demo_train_path().exists()
+    run = check_run_parameters(None, None, None, "ridge", "last:100")
+    assert run.train == paths.demo_train_path() and run.train.is_file() and run.test.is_file()
+    made = tmp_path / "made"
+    args = ["make-demo", "--out", str(made / "t.json"), "--test-out", str(made / "s.json")]
+    assert main(args) == 0
+    assert (made / "t.json").read_bytes() == run.train.read_bytes()
+    assert (made / "s.json").read_bytes() == run.test.read_bytes()
