@@ -231,7 +231,9 @@ def wait_for_task_runs(
             if not mine:
                 lacking.append(f"{expected} (absent)")
             elif not all(r.state and r.state.is_final() for r in mine):
-                lacking.append(f"{expected} ({', '.join(str(r.state.name) for r in mine)})")
+                # A task run can be recorded before its first state arrives.
+                states = (r.state.name if r.state else "no state yet" for r in mine)
+                lacking.append(f"{expected} ({', '.join(states)})")
         return ", ".join(lacking)
 
     where = f"flow run {run_id}" + (f" attempt {attempt}" if attempt is not None else "")
@@ -248,7 +250,7 @@ def wait_for_states(
     """Task name -> state name for one flow-run attempt, once the task runs in `final` are
     final (see `wait_for_task_runs`)."""
     runs = wait_for_task_runs(stack, run_id, final, attempt=attempt, timeout=timeout)
-    return {r.name: r.state.name for r in runs}
+    return {r.name: (r.state.name if r.state else None) for r in runs}
 
 
 def _artifacts(stack: Stack, run_id: UUID) -> dict[str, object]:
