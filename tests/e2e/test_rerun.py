@@ -67,7 +67,7 @@ def _assert_first_attempt(stack, run, failed_fit):
     assert runs[failed_fit].state.name == "Failed"
     assert runs[failed_fit].run_count == 3, "two task retries before giving up"
     assert "injected fault" in runs[failed_fit].state.message
-    states = _short({name: r.state.name for name, r in runs.items()})
+    states = _short({name: (r.state.name if r.state else None) for name, r in runs.items()})
     assert {n: states[n] for n in FIT_NAMES if n != failed_fit} == {
         n: "Completed" for n in FIT_NAMES if n != failed_fit
     }
