@@ -13,6 +13,12 @@ from tasks.predictors import PREDICTORS
 DEMO_TRAIN_SIZE, DEMO_TEST_SIZE, DEMO_SEED = 500, 2_000, 0
 
 
+def _predictor_problems(predictor: str) -> list[str]:
+    if predictor in PREDICTORS:
+        return []
+    return [f"unknown predictor {predictor!r} (registered: {', '.join(sorted(PREDICTORS))})"]
+
+
 class ParameterError(ValueError):
     """A run parameter that cannot work (missing file, unknown predictor, bad holdout)."""
 
@@ -43,10 +49,7 @@ def check_run_parameters(
     for label, path in (("train", train_path), ("test", test_path)):
         if not path.is_file():
             problems.append(f"{label} file {path} does not exist")
-    if predictor not in PREDICTORS:
-        problems.append(
-            f"unknown predictor {predictor!r} (registered: {', '.join(sorted(PREDICTORS))})"
-        )
+    problems += _predictor_problems(predictor)
     if out_path.exists() and out_path.is_dir():
         problems.append(f"output {out_path} is a directory; give a file path")
     if out_path.resolve() in {train_path.resolve(), test_path.resolve()}:
@@ -156,10 +159,7 @@ def check_search_parameters(
             f"budget {parsed_budget} needs a latency table: --latency-table FILE "
             "(`ufo measure-latency` measures one)"
         )
-    if predictor not in PREDICTORS:
-        problems.append(
-            f"unknown predictor {predictor!r} (registered: {', '.join(sorted(PREDICTORS))})"
-        )
+    problems += _predictor_problems(predictor)
     if not isinstance(top, int) or top < 1:
         problems.append(f"top must be a positive whole number, got {top!r}")
     if not isinstance(max_evals, int) or max_evals < 100:

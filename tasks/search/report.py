@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,7 +158,3 @@ def write_report(
         return written
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def scored(archs: Sequence[str], objective: np.ndarray, per_task: dict[str, np.ndarray]):
-    return ScoredArchs(list(archs), np.asarray(objective), per_task)
