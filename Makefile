@@ -57,6 +57,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py
+	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/selection.py
 	$(BIN)/python bench/search_compare.py

@@ -8,6 +8,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 SECTIONS = {
     "pipeline": BENCH / "pipeline_results.md",
+    "scale": BENCH / "scale_README_section.md",
     "quality": BENCH / "quality_README_section.md",
     "selection": BENCH / "selection_README_section.md",
     "search": BENCH / "search_README_section.md",
