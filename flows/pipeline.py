@@ -74,7 +74,7 @@ def ufo_pipeline(
     wait([*holdout_taus, *scores])
     evaluation = publish_evaluation(holdout_taus.result(), run.predictor, run.holdout)
     submission = assemble(test_frame, scores.result())
-    checked_bytes = check_submission(submission, test_frame)
-    written = write_submission(checked_bytes, run.out)
+    staged = check_submission(submission, test_frame, run.out)  # checks the bytes on disk
+    written = write_submission(staged)
     publish_summary(run, [train_cache, test_cache], evaluation, written)
     return written["path"]

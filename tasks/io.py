@@ -6,16 +6,20 @@ is left to the Great Expectations suites so one report lists all problems."""
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import math
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from schemas.search_space import ARCH_FIELD, KEY_COLUMN, RANK_FIELDS
 from tasks import outputs
@@ -201,10 +205,20 @@ def records_to_frame(data: dict[str, dict]) -> pd.DataFrame:
 
 
 def read_competition_file(path: Path) -> tuple[pd.DataFrame, str]:
-    """Read a competition JSON file; return its rows and the sha256 of its bytes."""
+    """Read a competition JSON file; return its rows and the sha256 of its bytes.
+
+    A well-formed file (every entry has exactly the arch and the eight ranks, as a string
+    and integers) is streamed in blocks into compact columns, so memory follows the
+    columns, not Python objects for every value (a million archs: about 150 MB instead of
+    several GB). Anything else is read by the strict whole-file parser, whose errors name
+    the file, the entry and the field, and whose object columns show the suites every
+    value exactly as written."""
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: no such file")
+    streamed = _stream_well_formed(path)
+    if streamed is not None:
+        return streamed
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
@@ -212,6 +226,156 @@ def read_competition_file(path: Path) -> tuple[pd.DataFrame, str]:
         raise InputFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     frame = records_to_frame(parse_competition_json(text, source=str(path)))
     return frame, hashlib.sha256(raw).hexdigest()
+
+
+# ---- streaming: well-formed files in blocks -------------------------------------------
+
+_READ_BLOCK = 1 << 22  # bytes read (and parsed) at a time
+
+
+class _NotWellFormed(Exception):
+    """The streaming reader met something only the strict parser may judge."""
+
+
+_FIELD_ORDER = (*RANK_FIELDS, ARCH_FIELD)  # as this project writes them
+_FIELD_TYPES = (int,) * len(RANK_FIELDS) + (str,)
+
+
+def _well_formed_entry(pairs: list[tuple[str, object]]) -> tuple:
+    """(rank, ..., arch) of an entry with exactly the competition fields, well typed.
+    Fast for the field order this project writes; any other order is reordered."""
+    fields, values = zip(*pairs, strict=True) if pairs else ((), ())
+    if fields != _FIELD_ORDER:
+        entry = dict(pairs)
+        if len(pairs) != len(_FIELD_ORDER) or entry.keys() != set(_FIELD_ORDER):
+            raise _NotWellFormed
+        values = tuple(entry[field] for field in _FIELD_ORDER)
+    if tuple(map(type, values)) != _FIELD_TYPES:  # bool, float, None... are not int or str
+        raise _NotWellFormed
+    return values
+
+
+def _block_hook(pairs: list[tuple[str, object]]) -> object:
+    """Entries become tuples; the block's top level (every value such a tuple) stays a list."""
+    if pairs and type(pairs[0][1]) is tuple and all(type(v) is tuple for _, v in pairs):
+        return pairs
+    return _well_formed_entry(pairs)
+
+
+def string_series(values: pa.Array | pa.ChunkedArray | list) -> pd.Series:
+    """Strings as pandas' Arrow-backed `str` dtype: one buffer, not one object per value."""
+    return pd.Series(pd.array(values, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
+
+
+class _Columns:
+    """Blocks of parsed entries packed into Arrow strings and int64 ranks."""
+
+    def __init__(self) -> None:
+        self.key_parts: list[pa.Array] = []
+        self.arch_parts: list[pa.Array] = []
+        self.rank_parts: list[np.ndarray] = []
+
+    def add(self, pairs: list[tuple[str, tuple]]) -> None:
+        keys, rows = zip(*pairs, strict=True)
+        *ranks, archs = zip(*rows, strict=True)
+        try:
+            self.rank_parts.append(np.array(ranks, dtype=np.int64))
+        except OverflowError:  # an integer beyond int64: the strict path reports it
+            raise _NotWellFormed from None
+        self.key_parts.append(pa.array(keys, type=pa.large_string()))
+        self.arch_parts.append(pa.array(archs, type=pa.large_string()))
+
+    def frame(self) -> pd.DataFrame:
+        if not self.rank_parts:
+            raise _NotWellFormed  # no archs: the strict parser says so
+        ranks = np.concatenate(self.rank_parts, axis=1)
+        self.rank_parts = []
+        columns = {
+            KEY_COLUMN: string_series(pa.chunked_array(self.key_parts, pa.large_string())),
+            ARCH_FIELD: string_series(pa.chunked_array(self.arch_parts, pa.large_string())),
+        }
+        for j, field in enumerate(RANK_FIELDS):
+            columns[field] = pd.Series(ranks[j])
+        return pd.DataFrame(columns)
+
+
+def _stream_well_formed(path: Path) -> tuple[pd.DataFrame, str] | None:
+    """The frame and sha256 of a well-formed competition file, read in blocks; None as
+    soon as anything is off (the strict parser then reads the file and explains)."""
+    digest = hashlib.sha256()
+    decode = codecs.getincrementaldecoder("utf-8")("strict").decode
+    blocks = _BlockSplitter()
+    columns = _Columns()
+    try:
+        with open(path, "rb") as handle:
+            while True:
+                raw = handle.read(_READ_BLOCK)
+                digest.update(raw)
+                for body in blocks.feed(decode(raw, final=not raw), last=not raw):
+                    pairs = json.loads("{" + body + "}", object_pairs_hook=_block_hook)
+                    if type(pairs) is not list:  # e.g. `{}` or a lone entry
+                        raise _NotWellFormed
+                    columns.add(pairs)
+                if not raw:
+                    break
+        frame = columns.frame()
+    except (_NotWellFormed, ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
+        return None
+    if frame[KEY_COLUMN].duplicated().any():
+        return None  # the strict parser names the repeated key
+    return frame, digest.hexdigest()
+
+
+_AFTER_ENTRY = re.compile(r"[ \t\n\r]*,[ \t\n\r]*\"")
+
+
+class _BlockSplitter:
+    """Cuts `{"key": {entry}, "key": {entry}, ...}` fed in pieces into runs of whole
+    items, at a `}` followed by `,` and the next key's quote. Such a cut cannot fall inside
+    a string: a `"` preceded by whitespace inside a string would end it, so a wrong cut
+    leaves an unterminated string, which fails to parse (and the strict parser takes over)."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.opened = False
+
+    def feed(self, piece: str, last: bool) -> list[str]:
+        text = self.text + piece
+        if not self.opened:
+            stripped = text.lstrip(" \t\n\r")
+            if not stripped:
+                if last:
+                    raise _NotWellFormed
+                self.text = ""
+                return []
+            if stripped[0] != "{":
+                raise _NotWellFormed
+            text, self.opened = stripped[1:], True
+        if last:  # the rest, closing brace included, must parse as the final run
+            self.text = ""
+            body = text.rstrip(" \t\n\r")
+            if not body.endswith("}"):
+                raise _NotWellFormed
+            return [body[:-1]]
+        cut = self._last_cut(text)
+        if cut is None:
+            if len(text) > 4 * _READ_BLOCK:
+                raise _NotWellFormed  # no entry of a competition file is this long
+            self.text = text
+            return []
+        end_of_item, next_key = cut
+        self.text = text[next_key:]
+        return [text[:end_of_item]]
+
+    @staticmethod
+    def _last_cut(text: str) -> tuple[int, int] | None:
+        stop = len(text)
+        while (brace := text.rfind("}", 0, stop)) >= 0:
+            after = _AFTER_ENTRY.match(text, brace + 1)
+            if after:
+                return brace + 1, after.end() - 1
+            stop = brace
+        return None
 
 
 def frame_to_records(frame: pd.DataFrame) -> dict[str, dict]:
@@ -240,6 +404,12 @@ def _create_exclusive(folder: Path, prefix: str) -> Path:
     raise FileExistsError(f"no free temporary name for {prefix}* in {folder}")
 
 
+def create_temp_beside(path: Path) -> Path:
+    """A new empty temporary file beside `path`, with the recognisable name (our pid) that
+    lets a later run remove it if we are killed."""
+    return _create_exclusive(Path(path).parent, outputs.temp_prefix(Path(path)))
+
+
 @contextmanager
 def atomic_target(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path` in one step,
@@ -252,7 +422,7 @@ def atomic_target(path: Path) -> Iterator[Path]:
             # A recognisable name with our pid: a later run removes it if we are killed.
             # Mode 0666 at creation, so the kernel applies the umask (mkstemp's 0600 would
             # need a chmod, and reading the umask means changing it under other threads).
-            tmp = _create_exclusive(path.parent, outputs.temp_prefix(path))
+            tmp = create_temp_beside(path)
         yield tmp
         with outputs.user_fixable_write_errors(path):
             with open(tmp, "rb") as handle:
@@ -273,6 +443,51 @@ def dump_competition_json(records: dict[str, dict]) -> bytes:
     return json.dumps(records, ensure_ascii=False, indent=None, separators=(", ", ": ")).encode(
         "utf-8"
     )
+
+
+_ENTRY_FORMAT = (
+    "%s: {" + ", ".join(f'"{field}": %d' for field in RANK_FIELDS) + f', "{ARCH_FIELD}": %s}}'
+)
+
+
+def competition_json_blocks(frame: pd.DataFrame) -> Iterator[bytes]:
+    """The bytes of dump_competition_json(frame_to_records(frame)), block by block: memory
+    stays at one block whatever the number of rows. Strings are escaped exactly as
+    json.dumps escapes them (ensure_ascii off)."""
+    quote = json.encoder.encode_basestring  # what json.dumps uses with ensure_ascii=False
+    if frame.empty:
+        yield b"{}"
+        return
+    for start in range(0, len(frame), _ROWS_PER_WRITE):
+        part = frame.iloc[start : start + _ROWS_PER_WRITE]
+        columns = [map(quote, part[KEY_COLUMN].tolist())]
+        columns += [part[field].tolist() for field in RANK_FIELDS]
+        columns.append(map(quote, part[ARCH_FIELD].tolist()))
+        entries = ", ".join(_ENTRY_FORMAT % row for row in zip(*columns, strict=True))
+        yield (("{" if start == 0 else ", ") + entries).encode("utf-8")
+    yield b"}"
+
+
+_ROWS_PER_WRITE = 1 << 15
+
+
+def write_frame_to(handle, frame: pd.DataFrame) -> tuple[str, int]:
+    """Write the frame's competition JSON to an open binary file; its sha256 and size."""
+    digest, size = hashlib.sha256(), 0
+    for block in competition_json_blocks(frame):
+        handle.write(block)
+        digest.update(block)
+        size += len(block)
+    return digest.hexdigest(), size
+
+
+def write_competition_frame(path: Path, frame: pd.DataFrame) -> str:
+    """Write a frame (key, arch, the eight ranks) as a competition file, streamed and
+    atomic; return the sha256 of the written bytes."""
+    with atomic_target(path) as tmp, outputs.user_fixable_write_errors(path):
+        with open(tmp, "wb") as handle:
+            digest, _ = write_frame_to(handle, frame)
+    return digest
 
 
 def write_competition_file(path: Path, records: dict[str, dict]) -> str:

@@ -127,7 +127,7 @@ def name_flow_run(prefix: str, digests: list[str]) -> str:
 
 def _encode(frame: pd.DataFrame, predictor: str, label: str) -> tuple[np.ndarray, str]:
     encoding = get_predictor_class(predictor).encoding
-    encoded = encode.encode_archs_cached(list(frame[ARCH_FIELD]), encoding, paths.cache_dir())
+    encoded = encode.encode_archs_cached(frame[ARCH_FIELD], encoding, paths.cache_dir())
     note = f"{encoded.cache_path.name}: {'hit' if encoded.cache_hit else 'miss'}"
     get_run_logger().info("%s archs, encoding %s: cache %s", label, encoding, note)
     return encoded.features, note
@@ -142,8 +142,7 @@ def encode_training(frame: pd.DataFrame, predictor: str) -> tuple[fitting.Traini
 
 @task(name="encode-archs", task_run_name="encode-test")
 def encode_test(frame: pd.DataFrame, predictor: str) -> tuple[np.ndarray, str]:
-    features, note = _encode(frame, predictor, "test")
-    return encode.compact_features(features), note
+    return _encode(frame, predictor, "test")
 
 
 def _fault_token() -> str:
@@ -242,34 +241,34 @@ def assemble(test_frame: pd.DataFrame, scores: list[np.ndarray]) -> pd.DataFrame
 
 
 @task(name="check-submission")
-def check_submission(submission_frame: pd.DataFrame, test_frame: pd.DataFrame) -> bytes:
-    """Serialise the submission, check those exact bytes with the submission suite, and
-    return them: what gets written is what was checked."""
-    payload = io.dump_competition_json(io.frame_to_records(submission_frame))
-    written = io.records_to_frame(io.parse_competition_json(payload.decode(), "submission"))
-    report = validate.validate_frame(
-        written, "submission", source="submission", reference=test_frame
-    )
-    _publish_validation(report)
-    validate.require_valid(report)
-    return payload
+def check_submission(submission_frame: pd.DataFrame, test_frame: pd.DataFrame, out: Path) -> dict:
+    """Write the submission to a temporary file beside `out`, read that file back and check
+    it with the submission suite: what write-submission puts in place is what was checked."""
+
+    def check(staged: Path) -> None:
+        written, _ = io.read_competition_file(staged)
+        report = validate.validate_frame(
+            written, "submission", source=str(out), reference=test_frame
+        )
+        _publish_validation(report)
+        validate.require_valid(report)
+
+    return submission.write_staged_submission(out, submission_frame, check)
 
 
 @task(name="write-submission")
-def write_submission(payload: bytes, out: Path) -> dict:
-    digest = hashlib.sha256(payload).hexdigest()
-    with outputs.user_fixable_write_errors(out):
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        outputs.record_written(out, digest)  # before the replace: a kill then loses nothing
-    io.write_bytes_atomic(out, payload)
+def write_submission(staged: dict) -> dict:
+    written = submission.commit_staged_submission(staged)
     get_run_logger().info(
         "wrote %s (%d bytes, sha256 %s)",
-        out,
-        len(payload),
-        digest[:12],
-        extra=event("written", path=str(out), bytes=len(payload), sha256=digest),
+        written["path"],
+        written["bytes"],
+        written["sha256"][:12],
+        extra=event(
+            "written", path=written["path"], bytes=written["bytes"], sha256=written["sha256"]
+        ),
     )
-    return {"path": str(out), "bytes": len(payload), "sha256": digest}
+    return written
 
 
 @task(name="publish-summary")

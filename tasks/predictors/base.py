@@ -19,6 +19,9 @@ from scipy.special import ndtri
 from scipy.stats import rankdata
 
 TargetTransform = Literal["raw", "normal_score"]
+# Rows scored at a time. A kernel family holds a block-by-train matrix (8,192 x 500 float64
+# is 33 MB), so two concurrent fits stay far below the training side's own footprint.
+PREDICT_ROWS = 8192
 
 
 def normal_scores(y: np.ndarray) -> np.ndarray:
@@ -101,14 +104,24 @@ class Predictor(ABC):
         return normal_scores(y) if cls.target == "normal_score" else y
 
     def predict(self, X: np.ndarray) -> np.ndarray:
+        """Scores for the rows of X, computed PREDICT_ROWS rows at a time: X may be compact
+        (uint8) and as long as the test file, and a family's working memory (a kernel
+        family's test-by-train matrix) then stays one block's worth. Every family scores
+        each row on its own, so blocks give the same scores as one pass."""
         if not self._fitted:
             raise RuntimeError(f"predictor {self.name!r} must be fitted before predict")
-        X = np.asarray(X, dtype=np.float64)
-        scores = np.asarray(self._predict(X), dtype=np.float64).reshape(-1)
-        if scores.shape != (len(X),):
-            raise RuntimeError(
-                f"predictor {self.name!r} returned {scores.shape} scores for {len(X)} archs"
-            )
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"predict needs X of shape (n, d), got {X.shape}")
+        scores = np.empty(len(X), dtype=np.float64)
+        for start in range(0, max(len(X), 1), PREDICT_ROWS):
+            block = np.asarray(X[start : start + PREDICT_ROWS], dtype=np.float64)
+            part = np.asarray(self._predict(block), dtype=np.float64).reshape(-1)
+            if part.shape != (len(block),):
+                raise RuntimeError(
+                    f"predictor {self.name!r} returned {part.shape} scores for {len(block)} archs"
+                )
+            scores[start : start + len(block)] = part
         if not np.all(np.isfinite(scores)):
             raise RuntimeError(f"predictor {self.name!r} produced NaN or infinite scores")
         return scores

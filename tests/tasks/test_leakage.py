@@ -50,7 +50,7 @@ class RecordingPredictor(Predictor):
 @pytest.fixture
 def recording(monkeypatch, tmp_path):
     features = encode.encode_archs_cached(ARCHS, "onehot", tmp_path).features
-    row_of = {row.tobytes(): i for i, row in enumerate(features)}
+    row_of = {row.astype(np.float64).tobytes(): i for i, row in enumerate(features)}
     assert len(row_of) == N, "every arch has its own feature row"
     monkeypatch.setitem(PREDICTORS, RecordingPredictor.name, RecordingPredictor)
     monkeypatch.setattr(RecordingPredictor, "calls", [])
