@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.search_space import ARCH_FIELD, KEY_COLUMN, RANK_FIELDS
 from tasks import outputs
@@ -230,7 +231,7 @@ def read_competition_file(path: Path) -> tuple[pd.DataFrame, str]:
 
 # ---- streaming: well-formed files in blocks -------------------------------------------
 
-_READ_BLOCK = 1 << 22  # bytes read (and parsed) at a time
+_READ_BLOCK = 1 << 20  # bytes read (and parsed) at a time
 
 
 class _NotWellFormed(Exception):
@@ -275,28 +276,24 @@ class _Columns:
         self.arch_parts: list[pa.Array] = []
         self.rank_parts: list[np.ndarray] = []
 
-    def add(self, pairs: list[tuple[str, tuple]]) -> None:
-        keys, rows = zip(*pairs, strict=True)
-        *ranks, archs = zip(*rows, strict=True)
-        try:
-            self.rank_parts.append(np.array(ranks, dtype=np.int64))
-        except OverflowError:  # an integer beyond int64: the strict path reports it
-            raise _NotWellFormed from None
+    def add(self, keys: list[str], ranks: np.ndarray, archs: list[str] | pa.Array) -> None:
+        """One block: keys, ranks of shape (8, n) in RANK_FIELDS order, archs."""
+        self.rank_parts.append(ranks)
         self.key_parts.append(pa.array(keys, type=pa.large_string()))
         self.arch_parts.append(pa.array(archs, type=pa.large_string()))
 
     def frame(self) -> pd.DataFrame:
         if not self.rank_parts:
             raise _NotWellFormed  # no archs: the strict parser says so
-        ranks = np.concatenate(self.rank_parts, axis=1)
-        self.rank_parts = []
         columns = {
             KEY_COLUMN: string_series(pa.chunked_array(self.key_parts, pa.large_string())),
             ARCH_FIELD: string_series(pa.chunked_array(self.arch_parts, pa.large_string())),
         }
-        for j, field in enumerate(RANK_FIELDS):
-            columns[field] = pd.Series(ranks[j])
-        return pd.DataFrame(columns)
+        for j, field in enumerate(RANK_FIELDS):  # one column at a time: one extra copy at most
+            ranks = np.concatenate([part[j] for part in self.rank_parts])
+            columns[field] = pd.Series(ranks, copy=False)
+        self.rank_parts = []
+        return pd.DataFrame(columns, copy=False)
 
 
 def _stream_well_formed(path: Path) -> tuple[pd.DataFrame, str] | None:
@@ -312,18 +309,69 @@ def _stream_well_formed(path: Path) -> tuple[pd.DataFrame, str] | None:
                 raw = handle.read(_READ_BLOCK)
                 digest.update(raw)
                 for body in blocks.feed(decode(raw, final=not raw), last=not raw):
-                    pairs = json.loads("{" + body + "}", object_pairs_hook=_block_hook)
-                    if type(pairs) is not list:  # e.g. `{}` or a lone entry
-                        raise _NotWellFormed
-                    columns.add(pairs)
+                    columns.add(*_parse_block(body))
                 if not raw:
                     break
         frame = columns.frame()
     except (_NotWellFormed, ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
         return None
-    if frame[KEY_COLUMN].duplicated().any():
+    keys = frame[KEY_COLUMN].array.__arrow_array__()
+    if pc.count_distinct(keys).as_py() != len(keys):  # in Arrow: no Python string per key
         return None  # the strict parser names the repeated key
     return frame, digest.hexdigest()
+
+
+# One entry exactly as this project (and json.dumps with ", "/": " separators) writes it.
+# Strings: no quote, backslash or control character, except a key may hold escapes.
+_KEY = r'"((?:[^"\\\x00-\x1f]|\\.)*)"'
+_ENTRY_TEXT = (
+    _KEY
+    + ": \\{"
+    + ", ".join(f'"{field}": (-?(?:0|[1-9][0-9]*))' for field in RANK_FIELDS)
+    + f', "{ARCH_FIELD}": "([^"\\\\\\x00-\\x1f]*)"\\}}'
+)
+# An entry, then ", " before the next key or the end of the run: matches that add up to
+# the run's whole length tile it, which proves the run is exactly entries and separators.
+_ITEM = re.compile(_ENTRY_TEXT + r'(, (?=")|\Z)')
+_ITEM_FIXED_CHARS = len(
+    '"": {' + ", ".join(f'"{field}": ' for field in RANK_FIELDS) + f', "{ARCH_FIELD}": ""}}'
+)
+
+
+def _parse_block(body: str) -> tuple[list[str], np.ndarray, list[str]]:
+    """Keys, ranks (8, n) and archs of a run of whole items. The layout this project
+    writes is read by one regular-expression pass; any other layout goes through the
+    JSON parser with per-entry checks."""
+    items = _ITEM.findall(body)
+    if items:
+        keys, *ranks, archs, separators = zip(*items, strict=True)
+        covered = len(items) * _ITEM_FIXED_CHARS + sum(
+            sum(map(len, column)) for column in (keys, *ranks, archs, separators)
+        )
+        if covered == len(body):
+            return _block_columns(keys, ranks, archs)
+    pairs = json.loads("{" + body + "}", object_pairs_hook=_block_hook)
+    if type(pairs) is not list:  # e.g. `{}` or a lone entry
+        raise _NotWellFormed
+    keys, rows = zip(*pairs, strict=True)
+    *ranks, archs = zip(*rows, strict=True)
+    try:
+        numbers = np.array(ranks, dtype=np.int64)
+    except OverflowError:  # an integer beyond int64: the strict path reports it
+        raise _NotWellFormed from None
+    return list(keys), numbers, list(archs)
+
+
+def _block_columns(keys, ranks, archs) -> tuple[list[str], np.ndarray, list[str]]:
+    """Columns from the regular expression's text groups: escaped keys decoded, rank
+    digits parsed by Arrow."""
+    if any("\\" in key for key in keys):
+        keys = [json.loads(f'"{key}"') if "\\" in key else key for key in keys]
+    try:
+        numbers = np.array([pa.array(column).cast(pa.int64()).to_numpy() for column in ranks])
+    except pa.ArrowInvalid:  # beyond int64: the strict path reports it
+        raise _NotWellFormed from None
+    return list(keys), numbers, list(archs)
 
 
 _AFTER_ENTRY = re.compile(r"[ \t\n\r]*,[ \t\n\r]*\"")

@@ -6,6 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from schemas.search_space import ARCH_FIELD, KEY_COLUMN, RANK_FIELDS, explain_arch_error
@@ -104,36 +105,63 @@ def _as_int(value: object) -> object:
 def prepare_frame(
     frame: pd.DataFrame, kind: FileKind, reference: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Add the derived columns the suites check (see schemas.suites)."""
-    prepared = frame.copy()
-    arch = (
-        prepared[ARCH_FIELD]
-        if ARCH_FIELD in prepared
-        else pd.Series([None] * len(prepared), dtype=object)
-    )
-    prepared[ARCH_TEXT] = pd.Series([a if isinstance(a, str) else None for a in arch], dtype=object)
+    """Add the derived columns the suites check (see schemas.suites). Columns the reader
+    already holds compactly (Arrow strings, int64 ranks) are their own derived columns,
+    shared, not copied: a million-row frame costs no more to check than to hold."""
+    prepared = frame.copy(deep=False)  # copy-on-write: the new columns never reach `frame`
+    n = len(prepared)
+    if ARCH_FIELD not in prepared:
+        prepared[ARCH_TEXT] = pd.Series([None] * n, dtype=object)
+    elif isinstance(prepared[ARCH_FIELD].dtype, pd.StringDtype):
+        prepared[ARCH_TEXT] = prepared[ARCH_FIELD]
+    else:
+        arch = prepared[ARCH_FIELD]
+        prepared[ARCH_TEXT] = pd.Series(
+            [a if isinstance(a, str) else None for a in arch], dtype=object
+        )
     for f in RANK_FIELDS:
-        values = prepared[f] if f in prepared else pd.Series([None] * len(prepared), dtype=object)
+        if f in prepared and prepared[f].dtype == np.int64:
+            prepared[int_column(f)] = prepared[f]
+            continue
+        values = prepared[f] if f in prepared else pd.Series([None] * n, dtype=object)
         prepared[int_column(f)] = pd.to_numeric(
             pd.Series([_as_int(v) for v in values], dtype=object), errors="coerce"
         )
     if kind == "submission":
         if reference is None:
             raise ValueError("validating a submission needs the test file it answers")
-        keys = list(reference[KEY_COLUMN])[: len(prepared)]
-        archs = list(reference[ARCH_FIELD])[: len(prepared)]
-        padding = [None] * (len(prepared) - len(keys))
-        prepared[EXPECTED_KEY] = pd.Series(keys + padding, dtype=object)
-        prepared[EXPECTED_ARCH] = pd.Series(archs + padding, dtype=object)
+        for column, source in ((EXPECTED_KEY, KEY_COLUMN), (EXPECTED_ARCH, ARCH_FIELD)):
+            expected = reference[source].iloc[:n].reset_index(drop=True)
+            if len(expected) < n:  # more entries than the test file: nothing to expect
+                expected = pd.concat(
+                    [
+                        expected.astype(object),
+                        pd.Series([None] * (n - len(expected)), dtype=object),
+                    ],
+                    ignore_index=True,
+                )
+            prepared[column] = expected.set_axis(prepared.index)
     return prepared
 
 
 _GX_LOCK = threading.Lock()
 
 
+def _skip_gx_fingerprint() -> None:
+    """GX fingerprints every in-memory batch smaller than its HASH_THRESHOLD (1 GB, as
+    counted without the strings) by hashing every cell: 70 % of the suite's time on 300,000
+    rows here. The fingerprint only labels batch markers, which nothing here reads."""
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    if hasattr(pandas_execution_engine, "HASH_THRESHOLD"):
+        pandas_execution_engine.HASH_THRESHOLD = 0
+
+
 def _run_suite(prepared: pd.DataFrame, kind: FileKind, n_rows: int):
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    _skip_gx_fingerprint()
 
     # GX's ephemeral context set-up is not documented as thread-safe; validations are
     # quick, so concurrent flows simply take turns.
@@ -164,7 +192,20 @@ def _exception_detail(result) -> str:
     return "; ".join(str(m) for m in messages)
 
 
-def _to_rule_result(result, keys: list[str], prepared: pd.DataFrame) -> RuleResult:
+class _Keys:
+    """Entry keys by row position, looked up only for the few examples a report shows."""
+
+    def __init__(self, column: pd.Series):
+        self.column = column
+
+    def __len__(self) -> int:
+        return len(self.column)
+
+    def __getitem__(self, row: int) -> str:
+        return str(self.column.iloc[row])
+
+
+def _to_rule_result(result, keys: _Keys, prepared: pd.DataFrame) -> RuleResult:
     config = result.expectation_config
     meta = config.meta or {}
     field_name = meta.get("field", config.kwargs.get("column", "*"))
@@ -182,10 +223,8 @@ def _to_rule_result(result, keys: list[str], prepared: pd.DataFrame) -> RuleResu
         expected = set(config.kwargs.get("column_set") or [])
         unknown, missing = sorted(observed - expected), sorted(expected - observed)
         for name in unknown:  # the entries that hold an unknown field
-            holders = [keys[i] for i in range(len(keys)) if prepared[name].iloc[i] is not None]
-            examples += [
-                (k, {name: prepared[name].iloc[keys.index(k)]}) for k in holders[:MAX_EXAMPLES]
-            ]
+            rows = [i for i, value in enumerate(prepared[name]) if value is not None]
+            examples += [(keys[i], {name: prepared[name].iloc[i]}) for i in rows[:MAX_EXAMPLES]]
         detail = "; ".join(
             p
             for p in (
@@ -222,7 +261,7 @@ def validate_frame(
     n_rows = len(reference) if kind == "submission" and reference is not None else len(frame)
     prepared = prepare_frame(frame, kind, reference)
     outcome = _run_suite(prepared, kind, n_rows)
-    keys = [str(k) for k in prepared[KEY_COLUMN]]
+    keys = _Keys(prepared[KEY_COLUMN])
     results = [_to_rule_result(r, keys, prepared) for r in outcome.results]
     # GX does not keep suite order; a stable order makes reports comparable.
     results.sort(key=lambda r: (r.success, r.field, r.rule))

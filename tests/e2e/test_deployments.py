@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 
 import pytest
 
@@ -163,7 +164,9 @@ def test_bad_parameters_fail_at_once_with_a_clear_message(stack):
 
 
 def test_a_deployment_cannot_write_outside_the_allowed_roots(stack, tmp_path_factory):
-    victim = tmp_path_factory.getbasetemp().parent / "victim.json"  # outside UFO_ALLOWED_ROOTS
+    # Outside UFO_ALLOWED_ROOTS, and a name of its own: test sessions running side by side
+    # share that folder (a fixed name let one session's cleanup delete the other's file).
+    victim = tmp_path_factory.getbasetemp().parent / f"victim-{uuid.uuid4().hex}.json"
     victim.write_text("precious")
     try:
         done = stack.deployment_run("ufo-pipeline/demo", f"out={victim}", timeout=230)
