@@ -232,6 +232,7 @@ def read_competition_file(path: Path) -> tuple[pd.DataFrame, str]:
 # ---- streaming: well-formed files in blocks -------------------------------------------
 
 _READ_BLOCK = 1 << 20  # bytes read (and parsed) at a time
+_MAX_ITEM_CHARS = 1 << 16  # no entry of a competition file is longer
 
 
 class _NotWellFormed(Exception):
@@ -407,7 +408,7 @@ class _BlockSplitter:
             return [body[:-1]]
         cut = self._last_cut(text)
         if cut is None:
-            if len(text) > 4 * _READ_BLOCK:
+            if len(text) > _READ_BLOCK + _MAX_ITEM_CHARS:
                 raise _NotWellFormed  # no entry of a competition file is this long
             self.text = text
             return []

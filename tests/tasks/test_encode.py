@@ -81,3 +81,22 @@ def test_a_cache_file_of_another_layout_version_is_rebuilt(tmp_path, monkeypatch
     again = encode_archs_cached(ARCHS, "onehot", tmp_path)
     assert not again.cache_hit and "does not match its key" in caplog.text
     assert encode_archs_cached(ARCHS, "onehot", tmp_path).cache_hit
+
+
+def test_blocks_and_a_string_series_give_the_same_features_and_cache(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from tasks import encode
+    from tasks.io import string_series
+
+    monkeypatch.setattr(encode, "_ROWS_PER_BLOCK", 7)  # 40 archs: six row groups
+    first = encode_archs_cached(ARCHS, "onehot", tmp_path)
+    assert first.features.dtype == np.uint8 and not first.features.flags.writeable
+    assert np.array_equal(first.features, encode_onehot(ARCHS))
+    assert pq.ParquetFile(first.cache_path).num_row_groups == 6
+    series = string_series(ARCHS)
+    assert isinstance(series.dtype, pd.StringDtype)
+    again = encode_archs_cached(series, "onehot", tmp_path)  # as the pipeline passes them
+    assert again.cache_hit and again.cache_path == first.cache_path
+    assert np.array_equal(again.features, first.features)
+    assert np.array_equal(encode.encode_archs(series, "onehot"), first.features)

@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import pytest
@@ -133,3 +134,125 @@ def test_atomic_target_leaves_the_old_file_on_error(tmp_path):
             raise RuntimeError("boom")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+# ---- streaming: large files are read and written block by block -----------------------
+
+import pandas as pd  # noqa: E402
+
+from tasks import io as competition_io  # noqa: E402
+from tests.factories import some_archs  # noqa: E402
+
+
+def _strict_frame(path):
+    """What the whole-file strict parser makes of a file (object columns)."""
+    return competition_io.records_to_frame(
+        parse_competition_json(path.read_text(encoding="utf-8"), str(path))
+    )
+
+
+def _as_records(frame):
+    return frame_to_records(frame)
+
+
+TRICKY_KEYS = ["plain", 'quote"d', "back\\slash", "tab\tnew\nline", "é ü 中文", "\u2028", '}, "']
+
+
+def _layouts(records):
+    """The same records written the way this project writes them and in other valid ways."""
+    yield "project", dump_competition_json(records).decode()
+    yield "indented", json.dumps(records, indent=2)
+    yield "compact", json.dumps(records, separators=(",", ":"))
+    reordered = {
+        k: {"arch": v["arch"], **{f: v[f] for f in reversed(RANK_FIELDS)}}
+        for k, v in records.items()
+    }
+    yield "other field order", json.dumps(reordered)
+    yield "ascii escapes", json.dumps(records, ensure_ascii=True)
+
+
+@pytest.mark.parametrize("block_bytes", [64, 1000, 1 << 20])
+def test_streamed_read_equals_the_strict_parser_in_every_layout(tmp_path, monkeypatch, block_bytes):
+    # Small blocks cut entries, keys and multi-byte characters at every possible place.
+    monkeypatch.setattr(competition_io, "_READ_BLOCK", block_bytes)
+    archs = some_archs(len(TRICKY_KEYS) + 40, seed=5)
+    records = train_records(archs, seed=9)
+    keys = TRICKY_KEYS + [f"arch{i}" for i in range(40)]
+    records = {key: entry for key, entry in zip(keys, records.values(), strict=True)}
+    for name, text in _layouts(records):
+        path = tmp_path / f"{name}.json"
+        path.write_text(text, encoding="utf-8")
+        frame, digest = read_competition_file(path)
+        assert isinstance(frame["arch"].dtype, pd.StringDtype), name  # streamed, not strict
+        assert all(frame[f].dtype == "int64" for f in RANK_FIELDS), name
+        assert _as_records(frame) == records, name
+        assert list(frame["key"]) == keys, name
+        assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+ODD_FILES = {
+    "duplicate key": '{"a": {ENTRY}, "a": {ENTRY}}',
+    "extra field": '{"a": {ENTRY, "extra": 1}}',
+    "missing field": '{"a": {"arch": "j"}}',
+    "rank as text": '{"a": {ENTRY}, "b": {"cplfw_rank": "0", REST}}',
+    "boolean rank": '{"a": {"cplfw_rank": true, REST}}',
+    "float rank": '{"a": {"cplfw_rank": 1.0, REST}}',
+    "huge rank": '{"a": {"cplfw_rank": 99999999999999999999999, REST}}',
+    "NaN": '{"a": {"cplfw_rank": NaN, REST}}',
+    "trailing garbage": '{"a": {ENTRY}} x',
+    "trailing comma": '{"a": {ENTRY},}',
+    "entry not an object": '{"a": {ENTRY}, "b": 3}',
+    "empty": "{}",
+    "nested entry": '{"a": {"cplfw_rank": {ENTRY}, REST}}',
+    "junk between entries": '{"a": {ENTRY}, 7, "b": {ENTRY}}',
+    "missing comma": '{"a": {ENTRY} "b": {ENTRY}}',
+    "bad escape in key": '{"a\\q": {ENTRY}}',
+}
+
+
+@pytest.mark.parametrize("name", list(ODD_FILES))
+def test_anything_unusual_is_left_to_the_strict_parser(tmp_path, name):
+    """Errors keep the strict parser's messages; odd but readable files keep their object
+    columns, so the suites see every value exactly as written."""
+    rest = ", ".join(f'"{f}": 0' for f in RANK_FIELDS[1:]) + f', "arch": "{ARCH_J}"'
+    entry = f'"cplfw_rank": 0, {rest}'
+    text = ODD_FILES[name].replace("ENTRY", entry).replace("REST", rest)
+    path = tmp_path / "odd.json"
+    path.write_text(text)
+    try:
+        expected = _strict_frame(path)
+    except InputFileError as exc:
+        with pytest.raises(InputFileError) as caught:
+            read_competition_file(path)
+        assert str(caught.value) == str(exc)
+        return
+    frame, _ = read_competition_file(path)
+    assert frame.dtypes.to_dict() == expected.dtypes.to_dict()
+    pd.testing.assert_frame_equal(frame, expected)
+
+
+@pytest.mark.parametrize("rows_per_write", [1, 3, 1 << 15])
+def test_streamed_write_gives_json_dumps_bytes(tmp_path, monkeypatch, rows_per_write):
+    monkeypatch.setattr(competition_io, "_ROWS_PER_WRITE", rows_per_write)
+    archs = some_archs(len(TRICKY_KEYS), seed=2)
+    records = dict(zip(TRICKY_KEYS, train_records(archs, seed=1).values(), strict=True))
+    frame = competition_io.records_to_frame(records)
+    expected = dump_competition_json(frame_to_records(frame))  # the fields in canonical order
+    assert b"".join(competition_io.competition_json_blocks(frame)) == expected
+    digest = competition_io.write_competition_frame(tmp_path / "out.json", frame)
+    assert (tmp_path / "out.json").read_bytes() == expected
+    assert digest == hashlib.sha256(expected).hexdigest()
+    streamed, _ = read_competition_file(tmp_path / "out.json")  # and it reads back the same
+    assert _as_records(streamed) == frame_to_records(frame)
+
+
+def test_the_project_layout_is_read_without_the_per_entry_json_hook(tmp_path, monkeypatch):
+    def no_hook(pairs):
+        raise AssertionError("the project's own layout should not need the JSON hook")
+
+    monkeypatch.setattr(competition_io, "_block_hook", no_hook)
+    records = train_records(some_archs(30, seed=3), seed=4)
+    frame = competition_io.records_to_frame(records)
+    competition_io.write_competition_frame(tmp_path / "f.json", frame)
+    streamed, _ = read_competition_file(tmp_path / "f.json")
+    assert frame_to_records(streamed) == frame_to_records(frame)

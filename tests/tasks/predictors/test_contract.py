@@ -83,3 +83,17 @@ def test_predict_before_fit_is_an_error(name, data):
 def test_registered_with_a_one_line_description(name):
     cls = PREDICTORS[name]
     assert cls.name == name and cls.description and "\n" not in cls.description
+
+
+def test_blocks_and_compact_input_give_the_same_scores(name, data, monkeypatch):
+    """predict scores PREDICT_ROWS rows at a time and takes compact uint8 features (as the
+    pipeline passes them). Compact input changes no bit; another block size may change the
+    last bits only (BLAS picks its kernels by matrix size), never an arch's score."""
+    from tasks.predictors import base
+
+    X, y = data
+    model = _fit(name, X[:N_TRAIN], y[:N_TRAIN])
+    whole = model.predict(X[N_TRAIN:])
+    assert model.predict(X[N_TRAIN:].astype(np.uint8)).tobytes() == whole.tobytes()
+    monkeypatch.setattr(base, "PREDICT_ROWS", 7)
+    np.testing.assert_allclose(model.predict(X[N_TRAIN:]), whole, rtol=1e-12, atol=1e-12)
