@@ -25,16 +25,17 @@ FORBIDDEN = ("prefect", "great_expectations")
 
 def compute(train: Path, test: Path, out: Path, predictor: str) -> str:
     """Read, encode, fit, score, rank, write; return the sha256 of the written file."""
-    from schemas.encodings import get_encoding
     from schemas.search_space import ARCH_FIELD, TASKS
     from tasks import encode, fitting, io, submission
     from tasks.predictors import get_predictor_class
 
     train_frame, _ = io.read_competition_file(train)
     test_frame, _ = io.read_competition_file(test)
-    encoding = get_encoding(get_predictor_class(predictor).encoding)
-    training = encode.training_set(train_frame, encoding.build(list(train_frame[ARCH_FIELD])))
-    test_features = encode.compact_features(encoding.build(list(test_frame[ARCH_FIELD])))
+    encoding = get_predictor_class(predictor).encoding
+    training = encode.training_set(
+        train_frame, encode.encode_archs(train_frame[ARCH_FIELD], encoding)
+    )
+    test_features = encode.encode_archs(test_frame[ARCH_FIELD], encoding)
     fitting.one_blas_thread_per_fit()
     shared = fitting.fit_shared_stats(predictor, training)
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -46,7 +47,7 @@ def compute(train: Path, test: Path, out: Path, predictor: str) -> str:
         )
         scores_by_task = dict(zip(TASKS, scores, strict=True))
     frame = submission.assemble_submission(test_frame, scores_by_task)
-    return io.write_competition_file(out, io.frame_to_records(frame))
+    return io.write_competition_frame(out, frame)
 
 
 def main() -> None:

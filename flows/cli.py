@@ -224,7 +224,7 @@ def cmd_make_test(args: argparse.Namespace) -> int:
 
     train = _read_valid(args.train, "train")
     frame = make_test_standin(list(train[ARCH_FIELD]), args.n, args.seed)
-    io.write_competition_file(Path(args.out), io.frame_to_records(frame))
+    io.write_competition_frame(Path(args.out), frame)
     emit(f"wrote a stand-in test file with {len(frame)} archs to {args.out}")
     return 0
 
@@ -233,9 +233,9 @@ def cmd_make_demo(args: argparse.Namespace) -> int:
     from tasks.synthetic import make_demo_train, make_test_standin
 
     train = make_demo_train(args.n, args.seed)
-    io.write_competition_file(Path(args.out), io.frame_to_records(train))
+    io.write_competition_frame(Path(args.out), train)
     test = make_test_standin(list(train[ARCH_FIELD]), args.n_test, args.seed + 1)
-    io.write_competition_file(Path(args.test_out), io.frame_to_records(test))
+    io.write_competition_frame(Path(args.test_out), test)
     emit(f"wrote SYNTHETIC demo training file ({len(train)} archs) to {args.out}")
     emit(f"wrote demo test file ({len(test)} archs) to {args.test_out}")
     return 0

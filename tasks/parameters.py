@@ -88,8 +88,8 @@ def ensure_demo_files() -> None:
 
     train = make_demo_train(DEMO_TRAIN_SIZE, DEMO_SEED)
     test = make_test_standin(list(train["arch"]), DEMO_TEST_SIZE, DEMO_SEED + 1)
-    io.write_competition_file(paths.demo_train_path(), io.frame_to_records(train))
-    io.write_competition_file(paths.demo_test_path(), io.frame_to_records(test))
+    io.write_competition_frame(paths.demo_train_path(), train)
+    io.write_competition_frame(paths.demo_test_path(), test)
 
 
 # `ufo search` and the ufo-search flow share these defaults.
