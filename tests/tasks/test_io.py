@@ -207,6 +207,7 @@ ODD_FILES = {
     "junk between entries": '{"a": {ENTRY}, 7, "b": {ENTRY}}',
     "missing comma": '{"a": {ENTRY} "b": {ENTRY}}',
     "bad escape in key": '{"a\\q": {ENTRY}}',
+    "lone surrogate in key": '{"a\\ud800": {ENTRY}}',
 }
 
 
