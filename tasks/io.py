@@ -343,7 +343,7 @@ _ITEM_FIXED_CHARS = len(
 )
 
 
-def _parse_block(body: str) -> tuple[list[str], np.ndarray, list[str]]:
+def _parse_block(body: str) -> tuple:
     """Keys, ranks (8, n) and archs of a run of whole items. The layout this project
     writes is read by one regular-expression pass; any other layout goes through the
     JSON parser with per-entry checks."""
@@ -354,7 +354,7 @@ def _parse_block(body: str) -> tuple[list[str], np.ndarray, list[str]]:
             sum(map(len, column)) for column in (keys, *ranks, archs, separators)
         )
         if covered == len(body):
-            return _block_columns(keys, ranks, archs)
+            return _block_columns(keys, ranks, archs, escaped="\\" in body)
     pairs = json.loads("{" + body + "}", object_pairs_hook=_block_hook)
     if type(pairs) is not list:  # e.g. `{}` or a lone entry
         raise _NotWellFormed
@@ -367,16 +367,16 @@ def _parse_block(body: str) -> tuple[list[str], np.ndarray, list[str]]:
     return list(keys), numbers, list(archs)
 
 
-def _block_columns(keys, ranks, archs) -> tuple[list[str], np.ndarray, list[str]]:
-    """Columns from the regular expression's text groups: escaped keys decoded, rank
-    digits parsed by Arrow."""
-    if any("\\" in key for key in keys):
+def _block_columns(keys, ranks, archs, escaped: bool) -> tuple:
+    """Columns from the regular expression's text groups: escaped keys decoded (only a
+    block holding a backslash can have any), rank digits parsed by Arrow."""
+    if escaped:
         keys = [json.loads(f'"{key}"') if "\\" in key else key for key in keys]
     try:
         numbers = np.array([pa.array(column).cast(pa.int64()).to_numpy() for column in ranks])
     except pa.ArrowInvalid:  # beyond int64: the strict path reports it
         raise _NotWellFormed from None
-    return list(keys), numbers, list(archs)
+    return keys, numbers, archs
 
 
 _AFTER_ENTRY = re.compile(r"[ \t\n\r]*,[ \t\n\r]*\"")
