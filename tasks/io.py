@@ -7,6 +7,7 @@ is left to the Great Expectations suites so one report lists all problems."""
 from __future__ import annotations
 
 import codecs
+import gc
 import hashlib
 import json
 import math
@@ -301,6 +302,20 @@ class _Columns:
         return pd.DataFrame(columns, copy=False)
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Parsing allocates millions of short-lived tuples and creates no reference cycles;
+    each allocation burst set off a full cyclic collection that walked every object of the
+    process (with GX imported, a million-arch read took 20-30 % longer)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _stream_well_formed(path: Path) -> tuple[pd.DataFrame, str] | None:
     """The frame and sha256 of a well-formed competition file, read in blocks; None as
     soon as anything is off (the strict parser then reads the file and explains)."""
@@ -309,7 +324,7 @@ def _stream_well_formed(path: Path) -> tuple[pd.DataFrame, str] | None:
     blocks = _BlockSplitter()
     columns = _Columns()
     try:
-        with open(path, "rb") as handle:
+        with open(path, "rb") as handle, _cyclic_gc_paused():
             while True:
                 raw = handle.read(_READ_BLOCK)
                 digest.update(raw)
