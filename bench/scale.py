@@ -23,7 +23,6 @@ usage: python bench/scale.py [--sizes 99500,100000,300000,1000000] [--predictor 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import resource
@@ -37,6 +36,7 @@ from pathlib import Path
 import psutil
 from run_bench import BIN, ROOT, measure, start_server
 
+from tasks.outputs import sha256_file
 from tasks.paths import shared_train_path
 from tasks.predictors import DEFAULT_PREDICTOR
 
@@ -59,14 +59,6 @@ def sizes_arg(text: str) -> list[int]:
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"--sizes needs positive integers, got {text!r}")
     return sizes
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
@@ -152,8 +144,8 @@ def measure_size(n: int, work: Path, base_env: dict[str, str], api: str, predict
         "validate_s": validate[0],
         "validate_mb": validate[1],
         "validate_cpu_s": validate[2],
-        "pure_sha256": sha256(pure_out),
-        "run_sha256": sha256(run_out),
+        "pure_sha256": sha256_file(pure_out),
+        "run_sha256": sha256_file(run_out),
         "submission_bytes": run_out.stat().st_size,
     }
 
