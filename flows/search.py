@@ -23,6 +23,7 @@ from tasks.prefect_tasks import (
     publish_search,
     read_and_validate,
     read_latency_table,
+    safe_fits,
     search_run_name,
     search_subnetworks,
     write_search_report,
@@ -65,7 +66,8 @@ def ufo_search(
     # All eight tasks, whatever the objective: the report shows every task's prediction,
     # and a later search with another objective or budget finds every fit cached.
     shared = fit_shared_statistics(run.predictor, training)
-    models = fit_search_model.map(
+    (fit_model,) = safe_fits(fit_search_model)  # persisted: predictor state + sha256
+    models = fit_model.map(
         TASKS,
         predictor=unmapped(run.predictor),
         train=unmapped(training),

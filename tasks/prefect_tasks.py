@@ -192,14 +192,13 @@ def evaluate_task_holdout(
     return fitting.holdout_taus_for_task(task_name, predictor, train, holdout, holdout_seed)
 
 
-def safe_fits():
-    """The fit and holdout tasks with their results stored as .npy/JSON behind a sha256
-    (tasks/results_integrity.py); call inside a flow run, it saves the storage block."""
+def safe_fits(*steps):
+    """`steps` (by default the pipeline's fit and holdout tasks) with their results stored
+    as .npy/JSON behind a sha256 (tasks/results_integrity.py); each step must use
+    SafeSerializer. Call inside a flow run: it saves the storage block."""
+    steps = steps or (fit_task_predictor, evaluate_task_holdout)
     storage = checksummed_storage(paths.results_dir())
-    return (
-        fit_task_predictor.with_options(result_storage=storage),
-        evaluate_task_holdout.with_options(result_storage=storage),
-    )
+    return tuple(step.with_options(result_storage=storage) for step in steps)
 
 
 def refit_on_first_attempt(step, refit: bool):
@@ -337,7 +336,11 @@ def read_latency_table(path: Path | None):
     return table
 
 
-@fit_step(name="fit-search-model", task_run_name="fit-{task_name}")
+# The fitted predictor itself is the result (the search scores millions of candidates
+# with it), stored as its plain-data state (tasks/predictors/state.py), never pickled.
+@fit_step(
+    name="fit-search-model", task_run_name="fit-{task_name}", result_serializer=SafeSerializer()
+)
 def fit_search_model(
     task_name: str, predictor: str, train: fitting.TrainingSet, shared: object | None = None
 ):

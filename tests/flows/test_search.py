@@ -162,3 +162,80 @@ def test_a_latency_budget_below_the_fastest_subnetwork_names_its_latency(
     err = capsys.readouterr().err
     assert "below the smallest sub-network" in err and " ms" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def _state_records(folder: Path) -> dict[Path, dict]:
+    found = {}
+    for path in folder.iterdir() if folder.is_dir() else ():
+        blob = path.read_bytes() if path.is_file() else b""
+        if blob.startswith(b"ufo-sha256:"):
+            record = json.loads(blob.partition(b"\n")[2])
+            if record["result"].startswith("predictor-state\n"):
+                found[path] = record
+    return found
+
+
+def test_a_tampered_stored_search_fit_is_refitted_and_the_report_is_unchanged(
+    prefect_harness, train_file, tmp_path
+):
+    """The search's fitted predictors are stored as plain-data state behind a sha256, never
+    pickled. One flipped bit (old checksum kept) and one record rewritten with a fresh
+    checksum but naming a class outside the state's list are both refused with a warning
+    and refitted: the report is the clean run's, byte for byte."""
+    import base64
+    import hashlib
+    import io
+    import logging
+
+    import numpy as np
+
+    from flows.search import ufo_search
+    from tasks import paths
+
+    args = dict(train=str(train_file), task="sop", budget="params=75M", predictor="ridge", top=3)
+    before = set(_state_records(paths.results_dir()))
+    ufo_search(**args, out=str(tmp_path / "clean"))
+    stored = {p: r for p, r in _state_records(paths.results_dir()).items() if p not in before}
+    assert len(stored) == len(TASKS), "the search's fits were not stored as predictor states"
+    flipped, foreign = sorted(stored)[:2]
+
+    # 1. Flip the top exponent bit of the first ridge weight; keep the old checksum line.
+    header, _, _ = flipped.read_bytes().partition(b"\n")
+    record = stored[flipped]
+    state = json.loads(record["result"].removeprefix("predictor-state\n"))
+    weights = state["value"]["attributes"]["weights_"]["__array__"]
+    raw = bytearray(base64.b64decode(weights["npy"]))
+    array = np.load(io.BytesIO(bytes(raw)))
+    start = len(raw) - array.nbytes
+    raw[start + 7] ^= 0x40
+    assert np.load(io.BytesIO(bytes(raw)))[0] != array[0]
+    weights["npy"] = base64.b64encode(bytes(raw)).decode()
+    record["result"] = "predictor-state\n" + json.dumps(state, sort_keys=True)
+    flipped.write_bytes(header + b"\n" + json.dumps(record).encode())
+
+    # 2. A record whose checksum matches but whose state names a class to build.
+    record = stored[foreign]
+    record["result"] = "predictor-state\n" + json.dumps(
+        {"format": "ufo-predictor-state/1", "value": {"__object__": "os.system", "attributes": {}}}
+    )
+    content = json.dumps(record).encode()
+    foreign.write_bytes(
+        b"ufo-sha256:" + hashlib.sha256(content).hexdigest().encode() + b"\n" + content
+    )
+
+    messages = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda r: messages.append(r.getMessage())
+    logging.getLogger("tasks.results_integrity").addHandler(handler)  # Prefect stops propagation
+    try:
+        ufo_search(**args, out=str(tmp_path / "again"))
+    finally:
+        logging.getLogger("tasks.results_integrity").removeHandler(handler)
+    for name in ("picks.json", "front.json"):
+        assert (tmp_path / "again" / name).read_bytes() == (tmp_path / "clean" / name).read_bytes()
+    assert f"ignoring stored result {flipped}: checksum mismatch; recomputing it" in messages
+    assert any(
+        m.startswith(f"ignoring stored result {foreign}: unreadable result") for m in messages
+    ), messages
+    states = asyncio.run(_fit_states("search-sop"))
+    assert sorted(states.values()).count("Cached") == len(TASKS) - 2

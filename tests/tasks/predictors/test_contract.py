@@ -97,3 +97,18 @@ def test_blocks_and_compact_input_give_the_same_scores(name, data, monkeypatch):
     assert model.predict(X[N_TRAIN:].astype(np.uint8)).tobytes() == whole.tobytes()
     monkeypatch.setattr(base, "PREDICT_ROWS", 7)
     np.testing.assert_allclose(model.predict(X[N_TRAIN:]), whole, rtol=1e-12, atol=1e-12)
+
+
+def test_a_fitted_predictor_survives_its_plain_data_state(name, data):
+    """`ufo search` stores its fitted predictors as plain data (tasks/predictors/state.py),
+    never pickle: the state rebuilds a predictor that scores bit for bit the same, and
+    stores the state again unchanged."""
+    from tasks.predictors.state import dump_state, load_state
+
+    X, y = data
+    model = _fit(name, X[:N_TRAIN], y[:N_TRAIN])
+    state = dump_state(model)
+    rebuilt = load_state(state)
+    assert type(rebuilt) is type(model)
+    assert rebuilt.predict(X[N_TRAIN:]).tobytes() == model.predict(X[N_TRAIN:]).tobytes()
+    assert dump_state(rebuilt) == state
