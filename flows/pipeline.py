@@ -53,14 +53,16 @@ def ufo_pipeline(
     training, train_cache = encode_training(train_frame, run.predictor)
     test_features, test_cache = encode_test(test_frame, run.predictor)
     fit_task_predictor, evaluate_task_holdout = safe_fits()  # persisted: .npy/JSON + sha256
-    holdout_taus = refit_on_first_attempt(evaluate_task_holdout, refit).map(
-        TASKS,
-        predictor=unmapped(run.predictor),
-        train=unmapped(training),
-        holdout=unmapped(run.holdout),
-        holdout_seed=unmapped(holdout_seed),
-        fault=unmapped(fault),
-    )
+    holdout_taus = []  # holdout none: nothing to evaluate, so no eight empty task runs
+    if run.holdout.kind != "none":
+        holdout_taus = refit_on_first_attempt(evaluate_task_holdout, refit).map(
+            TASKS,
+            predictor=unmapped(run.predictor),
+            train=unmapped(training),
+            holdout=unmapped(run.holdout),
+            holdout_seed=unmapped(holdout_seed),
+            fault=unmapped(fault),
+        )
     shared = fit_shared_statistics(run.predictor, training)
     scores = refit_on_first_attempt(fit_task_predictor, refit).map(
         TASKS,
@@ -72,7 +74,7 @@ def ufo_pipeline(
     )
     # Let every fit finish even if one fails: the finished ones persist for a cheap rerun.
     wait([*holdout_taus, *scores])
-    evaluation = publish_evaluation(holdout_taus.result(), run.predictor, run.holdout)
+    evaluation = publish_evaluation([t.result() for t in holdout_taus], run.predictor, run.holdout)
     submission = assemble(test_frame, scores.result())
     staged = check_submission(submission, test_frame, run.out)  # checks the bytes on disk
     written = write_submission(staged)

@@ -237,3 +237,45 @@ def test_run_refuses_to_replace_a_file_it_did_not_write(files, tmp_path, capsys)
     err = capsys.readouterr().err
     assert f"output {notes} exists and was not written by ufo; give --force" in err
     assert "Traceback" not in err and notes.read_text() == "my notes"
+
+
+def test_the_ufo_command_skips_only_the_interpreter_teardown(files, tmp_path):
+    """The `ufo` script (flows.cli.entry_point) ends with os._exit after the command: its
+    exit code, everything it printed to a pipe, its log file and every atexit hook (Prefect
+    stops its temporary server and flushes its logs there) must still come through."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "UFO_DATA_DIR": str(tmp_path / "data")}
+    marker = tmp_path / "atexit-ran"
+    script = (
+        "import atexit, sys\n"
+        "from flows.cli import entry_point\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+        "entry_point()\n"
+    )
+    cases = [
+        (["validate", str(files / "train.json"), "--kind", "train"], 0, "rules passed"),
+        (["validate", str(files / "test.json"), "--kind", "train"], 1, "no rank repeats"),
+        (["validate", str(tmp_path / "missing.json"), "--kind", "test"], 2, "missing.json"),
+    ]
+    for argv, code, expected in cases:
+        marker.unlink(missing_ok=True)
+        done = subprocess.run(
+            [sys.executable, "-c", script, *argv], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == code, done.stderr
+        assert expected in done.stdout + done.stderr
+        assert marker.read_text() == "ran"
+        if code in (0, 1):  # a validation writes a log; its last line is the command's end
+            last = done.stdout.strip().splitlines()[-1]
+            assert last.startswith("full log: "), done.stdout
+            log = Path(last.removeprefix("full log: "))
+            assert "rules passed" in log.read_text()
+    # The installed script is the same entry point.
+    done = subprocess.run(
+        [Path(sys.executable).parent / "ufo", "validate", str(files / "train.json"), "--kind", "train"],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip().splitlines()[-1].startswith("full log: ")
