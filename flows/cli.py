@@ -60,8 +60,6 @@ def emit(text: str) -> None:
 
 def _report_run(args: argparse.Namespace, written: str) -> None:
     """The end of a run: the tau table, the submission and where the full log is."""
-    import hashlib
-
     session: console.Session = args.session
     session.view.stop()
     view = session.view
@@ -69,9 +67,15 @@ def _report_run(args: argparse.Namespace, written: str) -> None:
         emit(console.tau_table(view.taus, f"Kendall tau on the holdout {view.holdout}:"))
     elif args.holdout != "none":
         emit("Kendall tau per task: see the kendall-tau artifact (dashboard) or the log")
-    payload = Path(written).read_bytes()
+    # The write step's own record of the bytes it put in place (its "written" event), or,
+    # when that record did not reach this process (a task on another machine), the file.
+    record = view.written if view.written.get("path") == written else {}
+    size = record.get("bytes", None)
+    digest = record.get("sha256", None)
+    if size is None or digest is None:
+        size, digest = Path(written).stat().st_size, outputs.sha256_file(Path(written))
     emit(f"submission written to {written}")
-    emit(f"  {len(payload)} bytes, sha256 {hashlib.sha256(payload).hexdigest()}")
+    emit(f"  {size} bytes, sha256 {digest}")
 
 
 def _default_predictor() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -12,11 +13,13 @@ import numpy as np
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import INPUTS, TASK_SOURCE, CacheKeyFnPolicy
+from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy, CachePolicy
 from prefect.runtime import flow_run
+from prefect.utilities.hashing import hash_objects
 
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS, TASKS
 from tasks import (
+    cache_keys,
     confinement,
     encode,
     fitting,
@@ -59,11 +62,25 @@ def provisional_run_name() -> str:
     return f"{flow_run.parameters.get('predictor', 'default')}-validating"
 
 
+@dataclass
+class ContentInputs(CachePolicy):
+    """Prefect's INPUTS, with numpy arrays hashed as bytes instead of pickled first
+    (tasks/cache_keys.py: 0.08 s instead of 0.49 s per fit for a million test archs)."""
+
+    exclude: list[str] = field(default_factory=list)
+
+    def compute_key(self, task_ctx, inputs, flow_parameters, **kwargs) -> str | None:
+        kept = {name: value for name, value in (inputs or {}).items() if name not in self.exclude}
+        if not kept:
+            return None
+        return cache_keys.content_digest(kept, partial(hash_objects, raise_on_failure=True))
+
+
 # The project's code is part of a fit's key through the policy itself: TASK_SOURCE covers
 # only a wrapper's own source, so without it a changed predictor would hit a stale cache.
 CODE_VERSION_POLICY = CacheKeyFnPolicy(cache_key_fn=lambda _context, _parameters: code_version())
 # Inputs + code define a fit's result; the fault-injection switch does not.
-FIT_CACHE_POLICY = (INPUTS - "fault") + TASK_SOURCE + CODE_VERSION_POLICY
+FIT_CACHE_POLICY = ContentInputs(exclude=["fault"]) + TASK_SOURCE + CODE_VERSION_POLICY
 
 # The fits and holdout evaluations: retried, and persisted so a rerun recomputes only
 # what failed.

@@ -176,7 +176,7 @@ def _state_records(folder: Path) -> dict[Path, dict]:
 
 
 def test_a_tampered_stored_search_fit_is_refitted_and_the_report_is_unchanged(
-    prefect_harness, train_file, tmp_path
+    prefect_harness, tmp_path
 ):
     """The search's fitted predictors are stored as plain-data state behind a sha256, never
     pickled. One flipped bit (old checksum kept) and one record rewritten with a fresh
@@ -192,7 +192,10 @@ def test_a_tampered_stored_search_fit_is_refitted_and_the_report_is_unchanged(
     from flows.search import ufo_search
     from tasks import paths
 
-    args = dict(train=str(train_file), task="sop", budget="params=75M", predictor="ridge", top=3)
+    # Its own training file: fits of the module's file may be stored already by other tests.
+    train = tmp_path / "train.json"
+    write_competition_file(train, frame_to_records(make_demo_train(120, seed=23)))
+    args = dict(train=str(train), task="sop", budget="params=75M", predictor="ridge", top=3)
     before = set(_state_records(paths.results_dir()))
     ufo_search(**args, out=str(tmp_path / "clean"))
     stored = {p: r for p, r in _state_records(paths.results_dir()).items() if p not in before}
