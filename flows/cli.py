@@ -517,9 +517,12 @@ def entry_point() -> NoReturn:
     and object one by one. That teardown did nothing useful and took 2.7 s of a 25 s
     `ufo run` of 99,500 archs here (bench/README.md, "Scale")."""
     code = main()
-    for thread in threading.enumerate():  # what interpreter shutdown would wait for
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
+    # What the interpreter itself runs first at exit: the thread-exit hooks (a thread pool
+    # left open stops its idle workers there) and the join of non-daemon threads.
+    # Joining without those hooks would wait forever on an idle pool's workers.
+    shutdown_threads = getattr(threading, "_shutdown", None)
+    if shutdown_threads is not None:
+        shutdown_threads()
     atexit._run_exitfuncs()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):

@@ -242,7 +242,8 @@ def test_run_refuses_to_replace_a_file_it_did_not_write(files, tmp_path, capsys)
 def test_the_ufo_command_skips_only_the_interpreter_teardown(files, tmp_path):
     """The `ufo` script (flows.cli.entry_point) ends with os._exit after the command: its
     exit code, everything it printed to a pipe, its log file and every atexit hook (Prefect
-    stops its temporary server and flushes its logs there) must still come through."""
+    stops its temporary server and flushes its logs there) must still come through, and an
+    open thread pool must not keep it waiting."""
     import os
     import subprocess
     import sys
@@ -251,8 +252,12 @@ def test_the_ufo_command_skips_only_the_interpreter_teardown(files, tmp_path):
     marker = tmp_path / "atexit-ran"
     script = (
         "import atexit, sys\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
         "from flows.cli import entry_point\n"
         f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+        # A pool left open: its idle worker is a non-daemon thread, as at interpreter exit.
+        "pool = ThreadPoolExecutor(1)\n"
+        "pool.submit(int).result()\n"
         "entry_point()\n"
     )
     cases = [
@@ -263,7 +268,11 @@ def test_the_ufo_command_skips_only_the_interpreter_teardown(files, tmp_path):
     for argv, code, expected in cases:
         marker.unlink(missing_ok=True)
         done = subprocess.run(
-            [sys.executable, "-c", script, *argv], env=env, capture_output=True, text=True
+            [sys.executable, "-c", script, *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,  # an exit that waits on the idle pool never ends
         )
         assert done.returncode == code, done.stderr
         assert expected in done.stdout + done.stderr
