@@ -4,7 +4,9 @@ temporary folder, so nothing from a developer's runs leaks in and nothing leaks 
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,18 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 from tasks.paths import shared_train_path  # noqa: E402  (after UFO_DATA_DIR is set)
 
 SHARED_TRAIN = shared_train_path()
+
+
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(f"pytest received {signal.Signals(signum).name}")
+
+
+def pytest_configure(config):
+    """SIGTERM (a CI job's timeout, `kill`) interrupts the session as Ctrl-C does, and pytest
+    then tears its fixtures down: the e2e stack's server, deployments and Dask processes
+    are stopped instead of left running. (SIGKILL cannot be caught.)"""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
 
 
 def require_shared_train() -> Path:
