@@ -70,8 +70,7 @@ def _report_run(args: argparse.Namespace, written: str) -> None:
     # The write step's own record of the bytes it put in place (its "written" event), or,
     # when that record did not reach this process (a task on another machine), the file.
     record = view.written if view.written.get("path") == written else {}
-    size = record.get("bytes", None)
-    digest = record.get("sha256", None)
+    size, digest = record.get("bytes"), record.get("sha256")
     if size is None or digest is None:
         size, digest = Path(written).stat().st_size, outputs.sha256_file(Path(written))
     emit(f"submission written to {written}")

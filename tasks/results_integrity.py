@@ -9,7 +9,8 @@ results folder runs code in the next run, and a flipped bit goes unnoticed. For 
   else as plain JSON; none of them can execute code when read.
 - `ChecksummedLocalFileSystem` stores each record behind a sha256 line and, on read,
   returns nothing (a cache miss, so the fit is recomputed and rewritten, with a warning)
-  when the checksum does not match or the record names any other serializer."""
+  when the checksum does not match, the record names any other serializer, or its result
+  is one SafeSerializer refuses to read (checked once here, before Prefect reads it)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.processes import alive
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 VICTIM = """
@@ -28,14 +30,6 @@ def child():
 def test_waits(child):
     time.sleep(600)
 """
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_sigterm_to_pytest_still_tears_the_fixtures_down(tmp_path):
@@ -58,9 +52,9 @@ def test_sigterm_to_pytest_still_tears_the_fixtures_down(tmp_path):
         output, _ = session.communicate(timeout=120)
         assert session.returncode == 2, output  # pytest's "interrupted"
         assert "received SIGTERM" in output
-        assert not _alive(child), "the fixture's teardown did not run"
+        assert not alive(child), "the fixture's teardown did not run"
     finally:
         if session.poll() is None:
             session.kill()
-        if child is not None and _alive(child):
+        if child is not None and alive(child):
             os.kill(child, signal.SIGKILL)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import some_archs, train_records, unlabelled_records, write_json
+from tests.processes import alive
 
 pytestmark = pytest.mark.slow
 UFO = Path(sys.executable).parent / "ufo"
@@ -43,14 +44,6 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.fixture(scope="module")
@@ -97,13 +90,13 @@ def test_killing_ufo_run_leaves_nothing_behind(inputs, tmp_path, sig, runner, wa
         os.kill(cli.pid, sig)
         cli.wait(120)  # a loaded 2-core machine shuts down slowly
         deadline = time.monotonic() + 60
-        while any(_alive(p) for p in everything) and time.monotonic() < deadline:
+        while any(alive(p) for p in everything) and time.monotonic() < deadline:
             time.sleep(0.2)
-        left = {p: _cmdline(p) for p in everything if _alive(p)}
+        left = {p: _cmdline(p) for p in everything if alive(p)}
         assert not left, f"left running after {sig.name}: {left}"
     finally:
         if cli.poll() is None:
             cli.kill()
         for pid in everything:  # a failed test must not leave them either
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
