@@ -46,6 +46,35 @@ def _artifacts(state, keys: set[str]) -> dict:
     )
 
 
+async def _read_task_run_names(flow_run_id) -> list[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    async with get_client() as client:
+        found = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+    return sorted(t.name for t in found)
+
+
+def _task_run_names(state) -> list[str]:
+    """The task runs of the flow run that ended in `state`, once its last step and its
+    eight fits are recorded."""
+    run_id = state.state_details.flow_run_id
+
+    def missing(names: list[str]) -> str:
+        lacking = [] if any(n.startswith("publish-summary") for n in names) else ["summary"]
+        if sum(n.startswith("fit-") for n in names) < len(TASKS):
+            lacking.append("fits")
+        return ", ".join(lacking)
+
+    return wait_for(
+        lambda: asyncio.run(_read_task_run_names(run_id)),
+        missing,
+        f"task runs of flow run {run_id}",
+    )
+
+
 def test_pipeline_writes_a_checked_submission_and_publishes_artifacts(
     prefect_harness, small_files, capsys
 ):
@@ -108,6 +137,11 @@ def test_pipeline_writes_a_checked_submission_and_publishes_artifacts(
     assert out2.read_bytes() == out.read_bytes()
     summary = _artifacts(state2, {"run-summary"})["run-summary"].data
     assert summary.count(": hit") == 2
+    # Eight holdout steps with a holdout, none without: nothing to evaluate, no empty runs.
+    for run_state, holdouts in ((state, len(TASKS)), (state2, 0)):
+        names = _task_run_names(run_state)
+        assert sum(n.startswith("holdout-") for n in names) == holdouts, names
+        assert sum(n.startswith("fit-") for n in names) == len(TASKS), names
 
 
 def test_pipeline_stops_before_fitting_on_bad_input_and_keeps_the_old_output(
