@@ -109,24 +109,39 @@ def stop_server(server: subprocess.Popen) -> None:
 WARM_UP_ARCHS = 1_000
 
 
+def server_env(base_env: dict[str, str], api: str, data: Path) -> dict[str, str]:
+    """The environment of a `ufo` command against the bench's server, with its own data
+    folder (a fresh one: cold caches)."""
+    return {
+        **base_env,
+        "PREFECT_API_URL": api,
+        "UFO_DATA_DIR": str(data),
+        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(data / "prefect-results"),
+    }
+
+
+def make_test(test: Path, n: int, seed: int, env: dict[str, str]) -> None:
+    """A stand-in test file of `n` archs (not timed)."""
+    subprocess.run(
+        [str(BIN / "ufo"), "make-test", "--train", str(TRAIN), "--out", str(test), "--n", str(n), "--seed", str(seed)],
+        env=env, check=True, cwd=ROOT, capture_output=True,
+    )  # fmt: skip
+
+
+def ufo_run_command(test: Path, out: Path, predictor: str) -> list[str]:
+    return [str(BIN / "ufo"), "run", "--train", str(TRAIN), "--test", str(test), "--out", str(out),
+            "--predictor", predictor, "--holdout", "none"]  # fmt: skip
+
+
 def warm_up(work: Path, base_env: dict[str, str], api: str, predictor: str) -> None:
     """One small, untimed `ufo run` against the new server (see the module docstring)."""
     folder = work / "warm-up"
     folder.mkdir()
-    env = {
-        **base_env,
-        "PREFECT_API_URL": api,
-        "UFO_DATA_DIR": str(folder / "data"),
-        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(folder / "data" / "prefect-results"),
-    }
     test = folder / "test.json"
+    make_test(test, WARM_UP_ARCHS, 1, base_env)
+    env = server_env(base_env, api, folder / "data")
     subprocess.run(
-        [str(BIN / "ufo"), "make-test", "--train", str(TRAIN), "--out", str(test), "--n", str(WARM_UP_ARCHS), "--seed", "1"],
-        env=base_env, check=True, cwd=ROOT, capture_output=True,
-    )  # fmt: skip
-    subprocess.run(
-        [str(BIN / "ufo"), "run", "--train", str(TRAIN), "--test", str(test), "--out", str(folder / "s.json"),
-         "--predictor", predictor, "--holdout", "none"],
+        ufo_run_command(test, folder / "s.json", predictor),
         env=env, check=True, cwd=ROOT, capture_output=True,
     )  # fmt: skip
     shutil.rmtree(folder, ignore_errors=True)
@@ -136,27 +151,15 @@ def measure_size(n: int, work: Path, base_env: dict[str, str], api: str, predict
     folder = work / f"n{n}"
     data = folder / "data"  # a fresh UFO_DATA_DIR per size: cold caches
     data.mkdir(parents=True)
-    env = {
-        **base_env,
-        "PREFECT_API_URL": api,
-        "UFO_DATA_DIR": str(data),
-        "PREFECT_RESULTS_LOCAL_STORAGE_PATH": str(data / "prefect-results"),
-    }
+    env = server_env(base_env, api, data)
     test = folder / "test.json"
-    subprocess.run(
-        [str(BIN / "ufo"), "make-test", "--train", str(TRAIN), "--out", str(test), "--n", str(n), "--seed", "0"],
-        env=base_env, check=True, cwd=ROOT, capture_output=True,
-    )  # fmt: skip
+    make_test(test, n, 0, base_env)
     pure_out, run_out = folder / "pure.json", folder / "submission.json"
     pure = timed(
         [sys.executable, str(BENCH / "pure_compute.py"), str(TRAIN), str(test), str(pure_out), "--predictor", predictor],
         base_env,
     )  # fmt: skip
-    run = timed(
-        [str(BIN / "ufo"), "run", "--train", str(TRAIN), "--test", str(test), "--out", str(run_out),
-         "--predictor", predictor, "--holdout", "none"],
-        env,
-    )  # fmt: skip
+    run = timed(ufo_run_command(test, run_out, predictor), env)
     validate = timed(
         [str(BIN / "ufo"), "validate", str(run_out), "--kind", "submission", "--test", str(test)],
         env,
