@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from tasks.predictors.gpnas import new_gpnas
+from tasks.predict.predictors.gpnas import new_gpnas
 
 TASK_FIELDS = ["cplfw_rank", "market1501_rank", "dukemtmc_rank", "msmt17_rank",
                "veri_rank", "vehicleid_rank", "veriwild_rank", "sop_rank"]  # fmt: skip

@@ -21,17 +21,19 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tasks.files import reading, writing
+from tasks.predict import encode, fitting, submission
+
 FORBIDDEN = ("prefect", "great_expectations")
 
 
 def compute(train: Path, test: Path, out: Path, predictor: str) -> str:
     """Read, encode, fit, score, rank, write; return the sha256 of the written file."""
     from schemas.search_space import ARCH_FIELD, TASKS
-    from tasks import encode, fitting, io, submission
-    from tasks.predictors import get_predictor_class
+    from tasks.predict.predictors import get_predictor_class
 
-    train_frame, _ = io.read_competition_file(train)
-    test_frame, _ = io.read_competition_file(test)
+    train_frame, _ = reading.read_competition_file(train)
+    test_frame, _ = reading.read_competition_file(test)
     encoding = get_predictor_class(predictor).encoding
     training = encode.training_set(
         train_frame, encode.encode_archs(train_frame[ARCH_FIELD], encoding)
@@ -48,7 +50,7 @@ def compute(train: Path, test: Path, out: Path, predictor: str) -> str:
         )
         scores_by_task = dict(zip(TASKS, scores, strict=True))
     frame = submission.assemble_submission(test_frame, scores_by_task)
-    return io.write_competition_frame(out, frame)
+    return writing.write_competition_frame(out, frame)
 
 
 def main() -> None:
@@ -59,7 +61,7 @@ def main() -> None:
     parser.add_argument("--predictor", help="default: tasks.predictors.DEFAULT_PREDICTOR")
     args = parser.parse_args()
     if args.predictor is None:
-        from tasks.predictors import DEFAULT_PREDICTOR
+        from tasks.predict.predictors import DEFAULT_PREDICTOR
 
         args.predictor = DEFAULT_PREDICTOR
     digest = compute(args.train, args.test, args.out, args.predictor)

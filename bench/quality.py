@@ -10,7 +10,7 @@ Writes bench/quality_README_section.md (measured figures only), bench/quality_ta
 and raw results in bench/out/quality.json. Every predictor sees the same splits in the
 same run: the seed split (train arch1-400, test arch401-500) and 3 x 5-fold CV over all
 500 archs (kfold seeds 0, 1, 2). Each fit gets only its fold's training rows and
-labels (shared statistics too: tasks.evaluate.fold_shared on the fold's training rows);
+labels (shared statistics too: tasks.predict.evaluate.fold_shared on the fold's training rows);
 the test archs' labels are used for scoring only."""
 
 from __future__ import annotations
@@ -37,15 +37,15 @@ sys.path.insert(0, str(ROOT))
 
 from schemas.encodings import get_encoding  # noqa: E402
 from schemas.search_space import RANK_FIELDS, TASKS, sample_archs  # noqa: E402
-from tasks.evaluate import Holdout, fit_and_score, fold_shared, holdout_splits  # noqa: E402
 from tasks.paths import shared_train_path  # noqa: E402
-from tasks.predictors import (  # noqa: E402
+from tasks.predict.evaluate import Holdout, fit_and_score, fold_shared, holdout_splits  # noqa: E402
+from tasks.predict.predictors import (  # noqa: E402
     DEFAULT_PREDICTOR,
     PREDICTORS,
     get_predictor_class,
     make_predictor,
 )
-from tasks.predictors.eigh_cache import DEFAULT_LIMIT_BYTES, eigh_cache_limit  # noqa: E402
+from tasks.predict.predictors.eigh_cache import DEFAULT_LIMIT_BYTES, eigh_cache_limit  # noqa: E402
 
 TRAIN_FILE = shared_train_path()
 OUT_DIR = ROOT / "bench" / "out"
@@ -285,7 +285,7 @@ def adoption_lines(taus: dict, default: str) -> list[str]:
         " ridge (alpha by LOO) on one-hot and normal-score targets gives W[:, t]; scale ="
         " sqrt(mean over t of W[:, t]^2), divided by its mean; both relevance-weighted members use"
         " it for every task. In each fold it is computed from that fold's training rows only"
-        " (`tasks.evaluate.fold_shared`). It was designed on the development folds (seeds 100-102,"
+        " (`tasks.predict.evaluate.fold_shared`). It was designed on the development folds (seeds 100-102,"
         " issue 12: +0.0032, 15/15) and run here once, with no further tuning.",
         "",
         f"Rule (issue 12): adopt only if it beats `{INCUMBENT}` on at least {ADOPT_MIN_FOLDS} of"
@@ -313,7 +313,7 @@ def cost_lines(costs: list[dict]) -> list[str]:
         " `sample_archs(99500, default_rng(0))`; each run in one fresh subprocess on"
         f" {c0['cpus']} CPUs: shared statistics once (if any), then the tasks two at a time in"
         " threads, one BLAS thread. *Shared eigendecompositions*: fits whose Gram matrix is the same"
-        " reuse one eigendecomposition (`tasks/predictors/eigh_cache.py`); without it every task"
+        " reuse one eigendecomposition (`tasks/predict/predictors/eigh_cache.py`); without it every task"
         " decomposes its own, as before issue 12. Peak RSS is the child's own `ru_maxrss`"
         " (includes the interpreter and imports). CPU time is user + system time of the child over"
         " fit + predict (all threads): other jobs on the machine stretch the wall time, much less the"

@@ -30,7 +30,7 @@ from pathlib import Path
 import psutil
 
 from tasks.paths import shared_train_path
-from tasks.predictors import DEFAULT_PREDICTOR
+from tasks.predict.predictors import DEFAULT_PREDICTOR
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

@@ -38,9 +38,9 @@ from pathlib import Path
 import psutil
 from run_bench import BIN, ROOT, measure, start_server
 
-from tasks.outputs import sha256_file
+from tasks.files.atomic import sha256_file
 from tasks.paths import shared_train_path
-from tasks.predictors import DEFAULT_PREDICTOR
+from tasks.predict.predictors import DEFAULT_PREDICTOR
 
 BENCH = Path(__file__).resolve().parent
 TRAIN = shared_train_path()

@@ -37,13 +37,14 @@ sys.path.insert(0, str(ROOT))
 from schemas.costs import AdditiveCost, macs_cost, params_cost  # noqa: E402
 from schemas.encodings import get_encoding  # noqa: E402
 from schemas.search_space import RANK_FIELDS, TASKS, sample_archs  # noqa: E402
-from tasks.fitting import one_blas_thread_per_fit  # noqa: E402
-from tasks.io import read_competition_file  # noqa: E402
+from tasks.files.reading import read_competition_file  # noqa: E402
 from tasks.paths import shared_train_path  # noqa: E402
-from tasks.predictors import DEFAULT_PREDICTOR, get_predictor_class, make_predictor  # noqa: E402
+from tasks.predict.fitting import one_blas_thread_per_fit  # noqa: E402
+from tasks.predict.predictors import DEFAULT_PREDICTOR, get_predictor_class, make_predictor  # noqa: E402
+from tasks.search.baselines import run_evolution, run_random  # noqa: E402
 from tasks.search.front import exact_front, quantise_additive_cost  # noqa: E402
 from tasks.search.objective import build_objective  # noqa: E402
-from tasks.search.refine import Evaluator, run_evolution, run_random, run_refine  # noqa: E402
+from tasks.search.refine import Evaluator, run_refine  # noqa: E402
 
 OUT = ROOT / "bench" / "search_README_section.md"  # copied into bench/README.md
 METHODS = {"refined": run_refine, "OFA evolution": run_evolution, "random": run_random}

@@ -41,9 +41,9 @@ if str(ROOT) not in sys.path:
 from schemas.costs import macs_cost, params_cost  # noqa: E402
 from schemas.encodings import get_encoding  # noqa: E402
 from schemas.search_space import RANK_FIELDS, TASKS  # noqa: E402
-from tasks.evaluate import Holdout, fold_shared, holdout_splits  # noqa: E402
 from tasks.paths import shared_train_path  # noqa: E402
-from tasks.predictors import DEFAULT_PREDICTOR, PREDICTORS, make_predictor  # noqa: E402
+from tasks.predict.evaluate import Holdout, fold_shared, holdout_splits  # noqa: E402
+from tasks.predict.predictors import DEFAULT_PREDICTOR, PREDICTORS, make_predictor  # noqa: E402
 
 OUT_DIR = ROOT / "bench" / "out" / "selection"
 SECTION = ROOT / "bench" / "selection_README_section.md"
@@ -79,7 +79,7 @@ def pick_regret(
     s, r = scores[allowed], true_ranks[allowed]
     best = r.min()
     # argmin, not argmax: predict() scores order like ranks (higher = worse). There is no
-    # goodness() helper in tasks/predictors/base.py yet; once there is, use it here.
+    # goodness() helper in tasks/predict/predictors/base.py yet; once there is, use it here.
     chosen = r[s == s.min()]
     return float(chosen.mean() - best), float((chosen == best).mean())
 

@@ -11,7 +11,7 @@ import logging
 import os
 
 from flows.settings import configure_prefect_environment
-from tasks.confinement import CONFINED_ENV
+from tasks.safety.confinement import CONFINED_ENV
 
 logger = logging.getLogger("deploy.serve")
 
@@ -19,7 +19,7 @@ logger = logging.getLogger("deploy.serve")
 def main() -> None:
     configure_prefect_environment()  # before Prefect is imported: results dir, analytics off
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")  # start triggered runs within ~2 s
-    # Every flow run executed from here is confined to the allowed roots (tasks/confinement.py).
+    # Every flow run executed from here is confined to the allowed roots (tasks/safety/confinement.py).
     os.environ[CONFINED_ENV] = "1"
     from prefect.exceptions import TerminationSignal
     from prefect.runner import Runner

@@ -19,9 +19,8 @@ from flows.runners import DEFAULT_RUNNER
 from flows.settings import configure_prefect_environment, quiet_tracebacks_for
 from schemas.costs import DEFAULT_IMAGE_SIZE
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS, ArchError
-from tasks import io, outputs, paths
-from tasks.evaluate import HoldoutError
-from tasks.parameters import (
+from tasks import errors, paths
+from tasks.checks.parameters import (
     DEFAULT_BUDGET,
     DEFAULT_MAX_EVALS,
     DEFAULT_SEARCH_OBJECTIVE,
@@ -29,20 +28,21 @@ from tasks.parameters import (
     DEMO_SEED,
     DEMO_TEST_SIZE,
     DEMO_TRAIN_SIZE,
-    ParameterError,
 )
-from tasks.predictors import UnknownPredictorError
+from tasks.errors import HoldoutError, ParameterError
+from tasks.files import atomic, reading, writing
+from tasks.predict.predictors import UnknownPredictorError
 
 logger = logging.getLogger("ufo")
 # Errors a user can fix: reported as one paragraph, no traceback, exit code 2. Anything
 # else is a bug: exit code 3, a short message, the traceback in the log file.
 USER_ERRORS = (
-    io.InputFileError,
+    errors.InputFileError,
     ParameterError,
     HoldoutError,
     ArchError,
     UnknownPredictorError,
-    outputs.OutputError,
+    errors.OutputError,
     PrefectDatabaseError,
 )
 EXIT_INVALID_INPUT, EXIT_USER_ERROR, EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED = 1, 2, 3, 130
@@ -72,27 +72,27 @@ def _report_run(args: argparse.Namespace, written: str) -> None:
     record = view.written if view.written.get("path") == written else {}
     size, digest = record.get("bytes"), record.get("sha256")
     if size is None or digest is None:
-        size, digest = Path(written).stat().st_size, outputs.sha256_file(Path(written))
+        size, digest = Path(written).stat().st_size, atomic.sha256_file(Path(written))
     emit(f"submission written to {written}")
     emit(f"  {size} bytes, sha256 {digest}")
 
 
 def _default_predictor() -> str:
-    from tasks.predictors import DEFAULT_PREDICTOR
+    from tasks.predict.predictors import DEFAULT_PREDICTOR
 
     return DEFAULT_PREDICTOR
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tasks.parameters import check_run_parameters
-    from tasks.validate import ValidationFailed
+    from tasks.checks.parameters import check_run_parameters
+    from tasks.checks.validation import ValidationFailed
 
     # Parameters are checked before Prefect starts (the flow checks them again, for
     # deployment runs that do not come through this command).
     run = check_run_parameters(
         args.train, args.test, args.out, args.predictor or _default_predictor(), args.holdout
     )
-    from tasks.confinement import REPLACE_HINT_CLI, check_submission_output
+    from tasks.safety.confinement import REPLACE_HINT_CLI, check_submission_output
 
     check_submission_output(run.out, run.test, replace_any=args.force, hint=REPLACE_HINT_CLI)
     configure_prefect_environment()
@@ -122,8 +122,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from tasks.parameters import check_search_parameters
-    from tasks.validate import ValidationFailed
+    from tasks.checks.parameters import check_search_parameters
+    from tasks.checks.validation import ValidationFailed
 
     options = dict(
         train=args.train,
@@ -168,18 +168,18 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _read_valid(path: str, kind: str, reference=None):
-    from tasks.validate import require_valid, validate_frame
+    from tasks.checks.validation import require_valid, validate_frame
 
-    frame, _ = io.read_competition_file(Path(path))
+    frame, _ = reading.read_competition_file(Path(path))
     require_valid(validate_frame(frame, kind, source=path, reference=reference))
     return frame
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from schemas.search_space import TASKS
-    from tasks.encode import encode_archs_cached
-    from tasks.evaluate import evaluate_predictor, parse_holdout, summarise_taus
-    from tasks.predictors import get_predictor_class
+    from tasks.predict.encode import encode_archs_cached
+    from tasks.predict.evaluate import evaluate_predictor, parse_holdout, summarise_taus
+    from tasks.predict.predictors import get_predictor_class
 
     predictor = args.predictor or _default_predictor()
     holdout = parse_holdout(args.holdout)
@@ -212,7 +212,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from tasks.validate import validate_frame
+    from tasks.checks.validation import validate_frame
 
     reference = None
     if args.kind == "submission":
@@ -221,37 +221,37 @@ def cmd_validate(args: argparse.Namespace) -> int:
         # Read, not validated: a submission that passes its suite has the test file's keys
         # and archs, in order, so those are unique and well-formed too; the test file's own
         # rank placeholders play no part. (Its suite would cost a third of the time.)
-        reference, _ = io.read_competition_file(Path(args.test))
-    frame, _ = io.read_competition_file(Path(args.file))
+        reference, _ = reading.read_competition_file(Path(args.test))
+    frame, _ = reading.read_competition_file(Path(args.file))
     report = validate_frame(frame, args.kind, source=args.file, reference=reference)
     emit(report.to_text())
     return 0 if report.success else 1
 
 
 def cmd_make_test(args: argparse.Namespace) -> int:
-    from tasks.synthetic import make_test_standin
+    from tasks.predict.synthetic import make_test_standin
 
     train = _read_valid(args.train, "train")
     frame = make_test_standin(list(train[ARCH_FIELD]), args.n, args.seed)
-    io.write_competition_frame(Path(args.out), frame)
+    writing.write_competition_frame(Path(args.out), frame)
     emit(f"wrote a stand-in test file with {len(frame)} archs to {args.out}")
     return 0
 
 
 def cmd_make_demo(args: argparse.Namespace) -> int:
-    from tasks.synthetic import make_demo_train, make_test_standin
+    from tasks.predict.synthetic import make_demo_train, make_test_standin
 
     train = make_demo_train(args.n, args.seed)
-    io.write_competition_frame(Path(args.out), train)
+    writing.write_competition_frame(Path(args.out), train)
     test = make_test_standin(list(train[ARCH_FIELD]), args.n_test, args.seed + 1)
-    io.write_competition_frame(Path(args.test_out), test)
+    writing.write_competition_frame(Path(args.test_out), test)
     emit(f"wrote SYNTHETIC demo training file ({len(train)} archs) to {args.out}")
     emit(f"wrote demo test file ({len(test)} archs) to {args.test_out}")
     return 0
 
 
 def cmd_predictors(args: argparse.Namespace) -> int:
-    from tasks.predictors import DEFAULT_PREDICTOR, PREDICTORS
+    from tasks.predict.predictors import DEFAULT_PREDICTOR, PREDICTORS
 
     for name, cls in sorted(PREDICTORS.items()):
         marker = " (default)" if name == DEFAULT_PREDICTOR else ""
@@ -270,7 +270,8 @@ def _emit_latency_table(table) -> None:
 
 def cmd_measure_latency(args: argparse.Namespace) -> int:
     from schemas.costs import n_tokens
-    from tasks.latency import measure_latency_table, write_latency_table, write_measurements
+    from tasks.latency.measure import measure_latency_table
+    from tasks.latency.table import write_latency_table, write_measurements
 
     try:
         n_tokens(args.image_size)
@@ -303,7 +304,8 @@ def cmd_measure_latency(args: argparse.Namespace) -> int:
 
 
 def cmd_fit_latency(args: argparse.Namespace) -> int:
-    from tasks.latency import fit_latency_table, read_measurements, write_latency_table
+    from tasks.latency.fit import fit_latency_table
+    from tasks.latency.table import read_measurements, write_latency_table
 
     fit = fit_latency_table(read_measurements(Path(args.measurements)), source=args.measurements)
     _emit_latency_table(fit.table)
@@ -483,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_handler(args: argparse.Namespace, session: console.Session) -> int:
-    from tasks.validate import ValidationFailed
+    from tasks.checks.validation import ValidationFailed
 
     try:
         return args.handler(args)

@@ -7,23 +7,26 @@ from prefect.futures import wait
 
 from flows.runners import DEFAULT_RUNNER, build_task_runner
 from schemas.search_space import TASKS
-from tasks.predictors import DEFAULT_PREDICTOR
-from tasks.prefect_tasks import (
-    assemble,
-    check_parameters,
-    check_submission,
+from tasks.predict.predictors import DEFAULT_PREDICTOR
+from tasks.steps.common import (
     encode_test,
     encode_training,
     fit_shared_statistics,
     name_flow_run,
+    read_and_validate,
+)
+from tasks.steps.pipeline import (
+    assemble,
+    check_parameters,
+    check_submission,
+    evaluate_task_holdout,
+    fit_task_predictor,
     provisional_run_name,
     publish_evaluation,
     publish_summary,
-    read_and_validate,
-    refit_on_first_attempt,
-    safe_fits,
     write_submission,
 )
+from tasks.steps.policies import refit_on_first_attempt, safe_fits
 
 
 @flow(
@@ -52,10 +55,11 @@ def ufo_pipeline(
     name_flow_run(run.predictor, [train_digest, test_digest])
     training, train_cache = encode_training(train_frame, run.predictor)
     test_features, test_cache = encode_test(test_frame, run.predictor)
-    fit_task_predictor, evaluate_task_holdout = safe_fits()  # persisted: .npy/JSON + sha256
+    # Persisted as .npy/JSON behind a sha256 (tasks/steps/result_storage.py).
+    fit_step, holdout_step = safe_fits(fit_task_predictor, evaluate_task_holdout)
     holdout_taus = []  # holdout none: nothing to evaluate, so no eight empty task runs
     if run.holdout.kind != "none":
-        holdout_taus = refit_on_first_attempt(evaluate_task_holdout, refit).map(
+        holdout_taus = refit_on_first_attempt(holdout_step, refit).map(
             TASKS,
             predictor=unmapped(run.predictor),
             train=unmapped(training),
@@ -64,7 +68,7 @@ def ufo_pipeline(
             fault=unmapped(fault),
         )
     shared = fit_shared_statistics(run.predictor, training)
-    scores = refit_on_first_attempt(fit_task_predictor, refit).map(
+    scores = refit_on_first_attempt(fit_step, refit).map(
         TASKS,
         predictor=unmapped(run.predictor),
         train=unmapped(training),

@@ -26,7 +26,7 @@ def build_task_runner(spec: str):
         )
     if spec.startswith("tcp://"):
         return DaskTaskRunner(address=spec)
-    from tasks.parameters import ParameterError
+    from tasks.errors import ParameterError
 
     raise ParameterError(
         f"task runner {spec!r} is not 'threads', 'dask' or a tcp://host:port scheduler address"

@@ -7,23 +7,25 @@ from prefect import flow, unmapped
 from flows.runners import DEFAULT_RUNNER, build_task_runner
 from schemas.costs import DEFAULT_IMAGE_SIZE
 from schemas.search_space import ARCH_FIELD, TASKS
-from tasks.parameters import (
+from tasks.checks.parameters import (
     DEFAULT_BUDGET,
     DEFAULT_MAX_EVALS,
     DEFAULT_SEARCH_OBJECTIVE,
     DEFAULT_TOP,
 )
-from tasks.predictors import DEFAULT_PREDICTOR
-from tasks.prefect_tasks import (
-    check_search_parameters,
+from tasks.predict.predictors import DEFAULT_PREDICTOR
+from tasks.steps.common import (
     encode_training,
-    fit_search_model,
     fit_shared_statistics,
     name_flow_run,
-    publish_search,
     read_and_validate,
+)
+from tasks.steps.policies import safe_fits
+from tasks.steps.search import (
+    check_search_parameters,
+    fit_search_model,
+    publish_search,
     read_latency_table,
-    safe_fits,
     search_run_name,
     search_subnetworks,
     write_search_report,

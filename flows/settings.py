@@ -12,7 +12,7 @@ _DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
     # Our plain functions log with `logging` (fit times, Kendall tau per task): send those
-    # records to the run logs in the dashboard too (tasks/prefect_tasks.py sets INFO).
+    # records to the run logs in the dashboard too (tasks/steps/ sets INFO).
     "PREFECT_LOGGING_EXTRA_LOGGERS": "tasks",
 }
 

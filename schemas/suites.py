@@ -1,6 +1,6 @@
 """Great Expectations suites for the three file kinds, defined in code.
 
-The suites run on the frame built by `tasks.validate.prepare_frame`: the fields as
+The suites run on the frame built by `tasks.checks.validation.prepare_frame`: the fields as
 written plus derived columns (`<field>__int`: the value when it is an integer, else
 null; `arch__text`: the arch when it is a string). The derived columns let range,
 uniqueness and grammar rules run without tripping over values of the wrong type, which

@@ -10,17 +10,12 @@
   evaluation), and the baselines `evolution_search` (Once-for-All) and `random_search`.
 
 The direction (rank 0 is best, search maximises goodness) lives in
-tasks.predictors.base.goodness."""
+tasks.predict.predictors.base.goodness."""
 
+from tasks.search.baselines import evolution_search, random_search
 from tasks.search.front import Front, exact_front
 from tasks.search.objective import ALL_TASKS, AdditiveScore, Objective, build_objective
-from tasks.search.refine import (
-    Candidate,
-    evolution_search,
-    random_search,
-    search_budget,
-    search_front,
-)
+from tasks.search.refine import Candidate, search_budget, search_front
 
 __all__ = [
     "ALL_TASKS",

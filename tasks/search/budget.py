@@ -13,7 +13,7 @@ import numpy as np
 
 from schemas.costs import LAYER_KINDS, AdditiveCost, macs_cost, params_cost
 from schemas.search_space import DEPTH_BY_CODE, HEADS_BY_CODE, MLP_RATIO_BY_CODE, encode_arch
-from tasks.parameters import ParameterError
+from tasks.errors import ParameterError
 
 # Units a user may write after the number, per metric; the value is in the cost's own
 # unit (parameters, MACs, milliseconds). A unit is required: `params=60` is ambiguous.

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from schemas.costs import AdditiveCost
-from tasks.parameters import SearchParameters
-from tasks.predictors.base import Predictor
+from tasks.checks.parameters import SearchParameters
+from tasks.predict.predictors.base import Predictor
 from tasks.search.budget import Budget, cost_for, format_cost, require_reachable
 from tasks.search.report import ScoredArchs, arch_records, write_report
 

@@ -1,7 +1,7 @@
 """What the search maximises: predicted goodness of archs, for one task or all of them.
 
 An `Objective` wraps fitted predictors (one per task, all on one encoding). Its
-`goodness` is one task's goodness (tasks.predictors.base.goodness of the predictor's
+`goodness` is one task's goodness (tasks.predict.predictors.base.goodness of the predictor's
 scores), or, for "all", the weighted mean over tasks of each task's goodness
 standardised with the mean and std of that task's goodness on the training archs (so
 no task dominates because its scores happen to spread wider).
@@ -22,8 +22,8 @@ import numpy as np
 from schemas.costs import LAYER_KINDS, N_KINDS, kind_matrix
 from schemas.encodings import get_encoding
 from schemas.search_space import MAX_DEPTH, TASKS
-from tasks.predictors.base import Predictor, goodness
-from tasks.predictors.ridge import RidgePredictor
+from tasks.predict.predictors.base import Predictor, goodness
+from tasks.predict.predictors.ridge import RidgePredictor
 
 ALL_TASKS = "all"
 

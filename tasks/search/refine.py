@@ -15,10 +15,10 @@ to it directly. The refined search:
    The surrogate is refitted on everything evaluated as the search goes, and its
    new exact best within the budget is evaluated too.
 
-The baselines run on the same accounting: Once-for-All's evolution (`run_evolution`)
-and random search (`run_random`). An `Evaluator` scores each distinct arch once and
-refuses to score more than `max_evals` of them; re-visiting an arch is free for every
-method alike. All randomness comes from the `seed`."""
+
+The benchmark's baselines (baselines.py) use the same `Evaluator`, which scores each
+distinct arch once and refuses to score more than `max_evals` of them. All randomness
+comes from the `seed`."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from schemas.costs import N_KINDS, AdditiveCost, kind_matrix
-from schemas.search_space import DEPTH_BY_CODE, MAX_DEPTH
+from schemas.search_space import MAX_DEPTH
 from tasks.search.front import (
     Front,
     QuantisedCost,
@@ -41,10 +41,10 @@ from tasks.search.front import (
     quantise_additive_cost,
 )
 from tasks.search.objective import AdditiveScore, SearchObjective
+from tasks.search.sampling import DEPTHS, check_budget, depths_of_kinds, sample_kinds, sample_near
 
 log = logging.getLogger(__name__)
 
-DEPTHS: tuple[int, ...] = tuple(sorted(DEPTH_BY_CODE.values()))
 
 # Refined search settings (measured on the real file's ensemble, bench/search_compare.py).
 SURROGATE_SHARE = 0.2  # of max_evals spent on the surrogate's first training sample
@@ -56,14 +56,6 @@ MAX_EXPANSIONS = 4  # batches taken from one arch's neighbourhood
 REFIT_EVERY = 200  # evaluations between surrogate refits
 FRONT_SEED_SHARE = 0.3  # search_front: of max_evals spent on the surrogate front's points
 
-# Once-for-All's evolution settings (ofa/nas/search_algorithm/evolution.py defaults).
-OFA_POPULATION = 100
-OFA_PARENT_RATIO = 0.25
-OFA_MUTATION_RATIO = 0.5
-OFA_MUTATE_PROB = 0.1
-
-MAX_RESAMPLES = 1000  # draws per over-budget child before falling back to its parent
-MAX_SAMPLE_DRAWS = 2_000_000  # rejection sampling gives up (budget too tight) after these
 MAX_IDLE_ROUNDS = 50  # rounds that find nothing new before a search stops early
 
 
@@ -133,85 +125,6 @@ class Evaluator:
         values = np.asarray(self.values)
         order = [i for i in np.argsort(-values, kind="stable") if costs[i] <= budget][:top]
         return [Candidate(self.archs[i], float(costs[i]), float(values[i])) for i in order]
-
-
-# --- the space as kind matrices: (n, 12), kinds 0..8, -1 past the depth ---------------
-
-
-def depths_of_kinds(kinds: np.ndarray) -> np.ndarray:
-    return (np.asarray(kinds) >= 0).sum(axis=1)
-
-
-def sample_kinds(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Archs drawn as the training set was: depth uniform, each layer's kind uniform
-    (heads and mlp codes uniform and independent)."""
-    depth = rng.choice(np.array(DEPTHS), size=n)
-    kinds = rng.integers(0, N_KINDS, size=(n, MAX_DEPTH))
-    kinds[np.arange(MAX_DEPTH)[None, :] >= depth[:, None]] = -1
-    return kinds
-
-
-def cheapest_cost(cost: QuantisedCost) -> float:
-    """The cost of the cheapest arch in the space."""
-    per_layer = np.cumsum(cost.units.min(axis=1))
-    return float(min(cost.of_units(per_layer[d - 1]) for d in DEPTHS))
-
-
-def check_budget(cost: QuantisedCost, budget: float) -> None:
-    smallest = cheapest_cost(cost)
-    if not budget >= smallest:
-        raise ValueError(f"budget {budget:g} is below the cheapest sub-network's {smallest:g}")
-
-
-def sample_within(
-    n: int, cost: QuantisedCost, budget: float, rng: np.random.Generator
-) -> np.ndarray:
-    """`n` archs drawn as in sample_kinds, conditioned on cost <= budget (rejection)."""
-    check_budget(cost, budget)
-    found, drawn, total = [], 0, 0
-    while total < n:
-        if drawn >= MAX_SAMPLE_DRAWS:
-            raise ValueError(
-                f"budget {budget:g}: random sampling found {total} of {n} archs within it"
-                f" in {drawn:,} draws"
-            )
-        batch = sample_kinds(max(1024, 4 * (n - total)), rng)
-        drawn += len(batch)
-        ok = batch[cost.of_kinds(batch) <= budget]
-        found.append(ok[: n - total])
-        total += len(found[-1])
-    return np.concatenate(found)
-
-
-def repair_within(
-    kinds: np.ndarray, cost: QuantisedCost, budget: float, rng: np.random.Generator
-) -> np.ndarray:
-    """Bring over-budget archs within the budget: lower a random layer to a random
-    cheaper kind, or drop the last layer once every layer is at its cheapest, until
-    within. Ends, because every step lowers the cost and the cheapest arch fits."""
-    check_budget(cost, budget)
-    kinds = np.array(kinds, dtype=np.int64)
-    for i in np.flatnonzero(cost.of_kinds(kinds) > budget):
-        row = kinds[i]
-        while cost.of_kinds(row[None])[0] > budget:
-            depth = int((row >= 0).sum())
-            current = cost.units[np.arange(depth), row[:depth]]
-            lowerable = np.flatnonzero(current > cost.units[:depth].min(axis=1))
-            if len(lowerable) == 0 and depth - 1 not in DEPTHS:
-                raise AssertionError("unreachable: check_budget passed")
-            if len(lowerable) == 0:
-                row[depth - 1] = -1
-                continue
-            layer = int(rng.choice(lowerable))
-            row[layer] = int(rng.choice(np.flatnonzero(cost.units[layer] < current[layer])))
-    return kinds
-
-
-def sample_near(n: int, cost: QuantisedCost, budget: float, rng: np.random.Generator) -> np.ndarray:
-    """`n` archs within the budget for the surrogate's first sample: drawn as in
-    sample_kinds and repaired when over budget, so tight budgets work too (the archs
-    lean to the budget's edge, where the search looks)."""
-    return repair_within(sample_kinds(n, rng), cost, budget, rng)
 
 
 def _with_single_changes(base: np.ndarray) -> np.ndarray:
@@ -427,155 +340,10 @@ def run_refine_front(evaluator: Evaluator, cost: QuantisedCost, rng: np.random.G
             evaluator.evaluate_some(archs_from_kind_matrix(kinds)[:: max(1, len(kinds) // 8)])
 
 
-# --- baselines ------------------------------------------------------------------------
-
-
-def run_random(
-    evaluator: Evaluator, cost: QuantisedCost, budget: float, rng: np.random.Generator
-) -> None:
-    """Random search: archs drawn as the training set was, within the budget."""
-    idle = 0
-    while evaluator.remaining > 0 and idle < MAX_IDLE_ROUNDS:
-        drawn = sample_within(min(256, evaluator.remaining), cost, budget, rng)
-        idle = 0 if evaluator.evaluate_some(archs_from_kind_matrix(drawn)) else idle + 1
-
-
-# Genotype for the evolution, as in OFA: every layer's choices exist even past the depth
-# (a depth mutation can bring them back): columns [depth, heads 0..2 x 12, mlp 0..2 x 12].
-_HEADS = slice(1, 1 + MAX_DEPTH)
-_MLP = slice(1 + MAX_DEPTH, 1 + 2 * MAX_DEPTH)
-
-
-def _phenotype(genes: np.ndarray) -> np.ndarray:
-    kinds = 3 * genes[:, _HEADS] + genes[:, _MLP]
-    return np.where(np.arange(MAX_DEPTH)[None, :] < genes[:, :1], kinds, -1)
-
-
-def _random_genes(n: int, rng: np.random.Generator) -> np.ndarray:
-    genes = np.empty((n, 1 + 2 * MAX_DEPTH), dtype=np.int64)
-    genes[:, 0] = rng.choice(np.array(DEPTHS), size=n)
-    genes[:, 1:] = rng.integers(0, 3, size=(n, 2 * MAX_DEPTH))
-    return genes
-
-
-def _random_genes_within(
-    n: int, cost: QuantisedCost, budget: float, rng: np.random.Generator
-) -> np.ndarray:
-    """OFA's random_valid_sample, n times: random genotypes redrawn until within budget."""
-    found, total, drawn = [], 0, 0
-    while total < n:
-        if drawn >= MAX_SAMPLE_DRAWS:
-            raise ValueError(f"budget {budget:g}: only {total} of {n} random archs within it")
-        genes = _random_genes(max(1024, 4 * (n - total)), rng)
-        drawn += len(genes)
-        found.append(genes[cost.of_kinds(_phenotype(genes)) <= budget][: n - total])
-        total += len(found[-1])
-    return np.concatenate(found)
-
-
-def _mutate(genes: np.ndarray, rng: np.random.Generator, prob: float) -> np.ndarray:
-    """OFA's mutate_arch: each layer (heads and mlp together) and the depth resampled
-    with probability `prob`."""
-    out = genes.copy()
-    fresh = _random_genes(len(genes), rng)
-    layer = rng.random((len(genes), MAX_DEPTH)) < prob
-    out[:, _HEADS] = np.where(layer, fresh[:, _HEADS], genes[:, _HEADS])
-    out[:, _MLP] = np.where(layer, fresh[:, _MLP], genes[:, _MLP])
-    depth = rng.random(len(genes)) < prob
-    out[:, 0] = np.where(depth, fresh[:, 0], genes[:, 0])
-    return out
-
-
-def _crossover(first: np.ndarray, second: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """OFA's crossover_sample: every gene from either parent with equal probability."""
-    return np.where(rng.random(first.shape) < 0.5, first, second)
-
-
-def _within_budget(make, fallback: np.ndarray, cost: QuantisedCost, budget: float) -> np.ndarray:
-    """Children from make(rows) redrawn until within budget, as OFA does (a child still
-    over budget after MAX_RESAMPLES draws becomes a copy of its fallback parent)."""
-    children = fallback.copy()
-    pending = np.arange(len(fallback))
-    for _ in range(MAX_RESAMPLES):
-        if len(pending) == 0:
-            break
-        drawn = make(pending)
-        ok = cost.of_kinds(_phenotype(drawn)) <= budget
-        children[pending[ok]] = drawn[ok]
-        pending = pending[~ok]
-    return children
-
-
-def run_evolution(
-    evaluator: Evaluator,
-    cost: QuantisedCost,
-    budget: float,
-    rng: np.random.Generator,
-    population: int = OFA_POPULATION,
-    parent_ratio: float = OFA_PARENT_RATIO,
-    mutation_ratio: float = OFA_MUTATION_RATIO,
-    mutate_prob: float = OFA_MUTATE_PROB,
-) -> None:
-    """Once-for-All's evolution (EvolutionFinder.run_evolution_search): a random
-    population within the budget; each generation keeps the best `parent_ratio` as
-    parents and adds `mutation_ratio * population` mutants of random parents and
-    crossovers of random parent pairs for the rest of `population`; over-budget
-    children are redrawn. Runs until the evaluations are spent."""
-    n_parents = int(round(parent_ratio * population))
-    n_mutants = int(round(mutation_ratio * population))
-    check_budget(cost, budget)
-    members, scores = _evaluate_genes(
-        evaluator, _random_genes_within(population, cost, budget, rng)
-    )
-    idle = 0
-    while evaluator.remaining > 0 and idle < MAX_IDLE_ROUNDS:
-        best = np.argsort(-scores, kind="stable")[:n_parents]
-        parents, parent_scores = members[best], scores[best]
-        offspring = _offspring(
-            parents, n_mutants, population - n_mutants, mutate_prob, cost, budget, rng
-        )
-        before = evaluator.n_evals
-        children, child_scores = _evaluate_genes(evaluator, offspring)
-        idle = 0 if evaluator.n_evals > before else idle + 1
-        members = np.concatenate([parents, children])
-        scores = np.concatenate([parent_scores, child_scores])
-
-
-def _offspring(
-    parents: np.ndarray,
-    n_mutants: int,
-    n_crosses: int,
-    mutate_prob: float,
-    cost: QuantisedCost,
-    budget: float,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """One generation's children: mutants of random parents, then crossovers of random
-    parent pairs, each redrawn until within the budget."""
-    mothers = parents[rng.integers(len(parents), size=n_mutants)]
-    mutants = _within_budget(
-        lambda rows: _mutate(mothers[rows], rng, mutate_prob), mothers, cost, budget
-    )
-    pairs = rng.integers(len(parents), size=(n_crosses, 2))
-    first, second = parents[pairs[:, 0]], parents[pairs[:, 1]]
-    crosses = _within_budget(
-        lambda rows: _crossover(first[rows], second[rows], rng), first, cost, budget
-    )
-    return np.concatenate([mutants, crosses])
-
-
-def _evaluate_genes(evaluator: Evaluator, genes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Score genotypes; those whose arch would exceed the evaluations left are dropped."""
-    codes = archs_from_kind_matrix(_phenotype(genes))
-    evaluator.evaluate_some(codes)
-    known = [i for i, c in enumerate(codes) if c in evaluator]
-    return genes[known], evaluator.evaluate([codes[i] for i in known])
-
-
 # --- entry points ---------------------------------------------------------------------
 
 
-def _search(run, objective, cost: AdditiveCost, budget: float, max_evals, seed, top):
+def run_search(run, objective, cost: AdditiveCost, budget: float, max_evals, seed, top):
     quantised = quantise_additive_cost(cost)
     evaluator = Evaluator(objective, max_evals)
     run(evaluator, quantised, float(budget), np.random.default_rng(seed))
@@ -596,33 +364,7 @@ def search_budget(
     distinct, at most `max_evals` evaluations of the objective. For an additive
     objective the first candidate is the exact optimum (its exact front's best point
     within the budget is evaluated first)."""
-    return _search(run_refine, objective, cost, budget, max_evals, seed, top)
-
-
-def evolution_search(
-    objective: SearchObjective,
-    cost: AdditiveCost,
-    budget: float,
-    *,
-    max_evals: int,
-    seed: int = 0,
-    top: int = 10,
-) -> list[Candidate]:
-    """Baseline: Once-for-All's evolution (run_evolution) with the same accounting."""
-    return _search(run_evolution, objective, cost, budget, max_evals, seed, top)
-
-
-def random_search(
-    objective: SearchObjective,
-    cost: AdditiveCost,
-    budget: float,
-    *,
-    max_evals: int,
-    seed: int = 0,
-    top: int = 10,
-) -> list[Candidate]:
-    """Baseline: random archs within the budget, with the same accounting."""
-    return _search(run_random, objective, cost, budget, max_evals, seed, top)
+    return run_search(run_refine, objective, cost, budget, max_evals, seed, top)
 
 
 def search_front(

@@ -3,7 +3,7 @@
 Every record carries what a deployment needs (the arch code and its decoded per-layer
 config), its costs (params and MACs always, latency when a table was given) and the
 predicted goodness: the objective searched and each task's own (higher is better; see
-`goodness` in tasks/predictors/base.py)."""
+`goodness` in tasks/predict/predictors/base.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from schemas.costs import AdditiveCost, layer_config, macs_cost, params_cost
 from schemas.search_space import decode_arch
-from tasks.io import write_bytes_atomic
+from tasks.files.atomic import write_bytes_atomic
 
 REPORT_FILES = ("picks.json", "picks.csv", "front.json", "front.csv", "front.png")
 

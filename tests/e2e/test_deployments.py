@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tasks.predictors import DEFAULT_PREDICTOR
+from tasks.predict.predictors import DEFAULT_PREDICTOR
 from tests.e2e.stack import (
     FIT_NAMES,
     flow_run_id,
@@ -103,7 +103,7 @@ def test_demo_deployment_shows_every_step_artifact_and_figure(stack, demo_run):
             "read 200 entries",
             "read 300 entries",
             "Kendall tau",
-            f"fitted {DEFAULT_PREDICTOR} on 200 archs in",  # fit times, from tasks.fitting
+            f"fitted {DEFAULT_PREDICTOR} on 200 archs in",  # fit times, from tasks.predict.fitting
             f"({len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()[:12]})",
         ),
         any_of=("cache miss", "cache hit"),

@@ -9,8 +9,8 @@ import pytest
 from flows.cli import main
 from schemas.search_space import TASKS
 from schemas.suites import build_expectations
-from tasks.io import frame_to_records, write_competition_file
-from tasks.synthetic import make_demo_train, make_test_standin
+from tasks.files.writing import frame_to_records, write_competition_file
+from tasks.predict.synthetic import make_demo_train, make_test_standin
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def run_args(train, test, out, *extra) -> list[str]:
 
 
 def test_predictors_lists_every_registered_name_with_a_description(capsys):
-    from tasks.predictors import DEFAULT_PREDICTOR, PREDICTORS
+    from tasks.predict.predictors import DEFAULT_PREDICTOR, PREDICTORS
 
     assert main(["predictors"]) == 0
     out = capsys.readouterr().out
@@ -187,9 +187,9 @@ def test_run_writes_the_submission_and_shows_stages_then_one_tau_table(
 def test_verbose_brings_the_full_logs_back_to_the_console(files, capsys):
     args = ["validate", str(files / "train.json"), "--kind", "train"]
     assert main(args) == 0
-    assert "tasks.validate" not in capsys.readouterr().err
+    assert "tasks.checks.validation" not in capsys.readouterr().err
     assert main([*args, "--verbose"]) == 0
-    assert "INFO    tasks.validate: " in capsys.readouterr().err
+    assert "INFO    tasks.checks.validation: " in capsys.readouterr().err
 
 
 def test_an_unknown_predictor_is_a_user_error_everywhere(files, capsys):
@@ -202,12 +202,12 @@ def test_an_unknown_predictor_is_a_user_error_everywhere(files, capsys):
 def test_a_bug_is_not_reported_as_a_user_error(files, capsys, monkeypatch):
     """A KeyError from inside the code (here: a corrupted registry) is an internal error:
     exit 3, a short message, and the traceback in the log file whose path is printed."""
-    import tasks.evaluate
+    import tasks.predict.evaluate
 
     def broken(*args, **kwargs):
         return {}["cplfw"]
 
-    monkeypatch.setattr(tasks.evaluate, "evaluate_predictor", broken)
+    monkeypatch.setattr(tasks.predict.evaluate, "evaluate_predictor", broken)
     code = main(["evaluate", "--train", str(files / "train.json"), "--predictor", "ridge"])
     err = capsys.readouterr().err
     assert code == 3

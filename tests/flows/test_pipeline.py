@@ -7,9 +7,9 @@ import pytest
 
 from flows.cli import main
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS, TASKS
-from tasks.io import frame_to_records, write_competition_file
-from tasks.synthetic import make_demo_train, make_test_standin
-from tasks.validate import ValidationFailed
+from tasks.checks.validation import ValidationFailed
+from tasks.files.writing import frame_to_records, write_competition_file
+from tasks.predict.synthetic import make_demo_train, make_test_standin
 from tests.e2e.stack import wait_for
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS
-from tasks import fitting
-from tasks.io import frame_to_records, write_competition_file
-from tasks.synthetic import make_demo_train, make_test_standin
+from tasks.files.writing import frame_to_records, write_competition_file
+from tasks.predict import fitting
+from tasks.predict.synthetic import make_demo_train, make_test_standin
 
 
 def test_the_shared_statistics_are_computed_once_and_given_to_every_fit(

@@ -9,8 +9,8 @@ import pytest
 from flows.cli import main
 from schemas.costs import params_cost
 from schemas.search_space import TASKS
-from tasks.io import frame_to_records, write_competition_file
-from tasks.synthetic import make_demo_train
+from tasks.files.writing import frame_to_records, write_competition_file
+from tasks.predict.synthetic import make_demo_train
 
 
 @pytest.fixture(scope="module")
@@ -229,11 +229,11 @@ def test_a_tampered_stored_search_fit_is_refitted_and_the_report_is_unchanged(
     messages = []
     handler = logging.Handler(logging.WARNING)
     handler.emit = lambda r: messages.append(r.getMessage())
-    logging.getLogger("tasks.results_integrity").addHandler(handler)  # Prefect stops propagation
+    logging.getLogger("tasks.steps.result_storage").addHandler(handler)  # Prefect stops propagation
     try:
         ufo_search(**args, out=str(tmp_path / "again"))
     finally:
-        logging.getLogger("tasks.results_integrity").removeHandler(handler)
+        logging.getLogger("tasks.steps.result_storage").removeHandler(handler)
     for name in ("picks.json", "front.json"):
         assert (tmp_path / "again" / name).read_bytes() == (tmp_path / "clean" / name).read_bytes()
     assert f"ignoring stored result {flipped}: checksum mismatch; recomputing it" in messages

@@ -11,9 +11,9 @@ import pytest
 
 from schemas.encodings import get_encoding
 from schemas.search_space import RANK_FIELDS, TASKS
-from tasks.fitting import one_blas_thread_per_fit
-from tasks.predictors import make_predictor
-from tasks.synthetic import make_demo_train
+from tasks.predict.fitting import one_blas_thread_per_fit
+from tasks.predict.predictors import make_predictor
+from tasks.predict.synthetic import make_demo_train
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ from scipy.stats import kendalltau, spearmanr
 
 from schemas.costs import macs_cost, params_cost
 from schemas.search_space import TASKS, sample_archs
-from tasks.io import read_competition_file
-from tasks.predictors.base import Predictor, goodness
+from tasks.files.reading import read_competition_file
+from tasks.predict.predictors.base import Predictor, goodness
 from tasks.search.front import exact_front
 from tasks.search.objective import build_objective
 from tests.tasks.search.conftest import fit_all

@@ -1,0 +1,1 @@
+"""Checks made before work: Great Expectations validation of input files, run parameters."""

@@ -1,0 +1,1 @@
+"""Competition files: reading (strict and streamed), writing, atomic replace."""

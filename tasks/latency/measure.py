@@ -1,0 +1,223 @@
+"""Measuring a latency table on this machine: each layer kind and the fixed part as an ONNX
+graph with random weights (graphs.py), timed with onnxruntime on the CPU, then checked
+against a few whole sub-networks timed the same way."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from schemas.costs import (
+    DEFAULT_IMAGE_SIZE,
+    N_KINDS,
+    AdditiveCost,
+    kind_matrix,
+)
+from schemas.search_space import encode_arch, sample_archs
+from tasks.latency.table import THREADS, UNIT
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NetworkCheck:
+    """One whole sub-network timed as one graph, against the table's sum for it."""
+
+    arch: str
+    measured_ms: float
+    predicted_ms: float
+
+    @property
+    def error_pct(self) -> float:
+        return 100 * (self.predicted_ms - self.measured_ms) / self.measured_ms
+
+
+@dataclass(frozen=True)
+class LatencyMeasurement:
+    """A table measured on this machine, with the whole-network check and how it was timed."""
+
+    table: AdditiveCost
+    checks: tuple[NetworkCheck, ...]
+    image_size: int
+    repeats: int
+    clock: str
+    device: str
+
+    @property
+    def check_mean_abs_pct(self) -> float:
+        return float(np.mean([abs(c.error_pct) for c in self.checks])) if self.checks else math.nan
+
+    def document_metadata(self) -> dict[str, object]:
+        """The provenance fields written into the table file."""
+        today = datetime.date.today().isoformat()
+        clock = "CPU time of the computing thread" if self.clock == "cpu" else "wall-clock time"
+        return {
+            "device": self.device,
+            "image_size": self.image_size,
+            "threads": THREADS,
+            "repeats": self.repeats,
+            "clock": self.clock,
+            "measured": today,
+            "notes": (
+                f"Measured on {today} by `ufo measure-latency`: each layer kind and the fixed part "
+                "(patch embedding, class/position embeddings, final norm) as an ONNX graph with "
+                f"random weights, batch 1, {self.image_size}px; onnxruntime CPU execution provider, "
+                f"{THREADS} intra-op thread; {clock}, median of {self.repeats} runs after warm-up. "
+                "'check': whole sub-networks timed as one graph each, against this table's sum."
+            ),
+            "check": [
+                {
+                    "arch": c.arch,
+                    "measured_ms": round(c.measured_ms, 3),
+                    "predicted_ms": round(c.predicted_ms, 3),
+                    "error_pct": round(c.error_pct, 2),
+                }
+                for c in self.checks
+            ],
+        }
+
+
+def describe_device() -> str:
+    import onnxruntime
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            names = [
+                line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")
+            ]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass  # not Linux: platform's answer will do
+    return f"{cpu}; onnxruntime {onnxruntime.__version__} CPUExecutionProvider, {THREADS} thread"
+
+
+def _session(model):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = THREADS
+    options.inter_op_num_threads = THREADS
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # warnings about unused initialisers would drown the report
+    return onnxruntime.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+
+
+# What a timed run is measured with. "cpu" is the CPU time of the calling thread: with one
+# intra-op thread onnxruntime computes on the caller's thread (its process CPU time equals
+# the thread's, checked), so this is the run's latency on an unshared core, without the
+# time spent waiting while other processes hold the CPU. On this shared 2-core machine
+# under a load of 6 the wall-clock time of a block varied 38-51 ms run to run while its
+# CPU time stayed within 27-28 ms; on an idle machine the two agree within ~3%.
+CLOCKS: dict[str, Callable[[], float]] = {"cpu": time.thread_time, "wall": time.perf_counter}
+DEFAULT_CLOCK = "cpu"
+
+
+def _timed_samples(
+    runs: Sequence[Callable[[], object]], repeats: int, warmup: int, clock: str
+) -> list[list[float]]:
+    """`repeats` times in ms of each run. The runs take turns, one timed call each per
+    round, so a change in the load from elsewhere on the machine reaches all of them alike."""
+    now = CLOCKS[clock]
+    for run in runs:
+        for _ in range(warmup):
+            run()
+    samples: list[list[float]] = [[] for _ in runs]
+    for _ in range(repeats):
+        for run, times in zip(runs, samples, strict=True):
+            start = now()
+            run()
+            times.append(1000 * (now() - start))
+    return samples
+
+
+def _runner(model, rng: np.random.Generator) -> Callable[[], object]:
+    from tasks.latency.graphs import model_input
+
+    session, feed = _session(model), model_input(model, rng)
+    return lambda: session.run(None, feed)
+
+
+def check_archs(n: int, seed: int = 0) -> list[str]:
+    """Archs for the whole-network check: the largest and the smallest sub-network (the
+    two ends of the range), then seeded samples of every depth."""
+    largest = encode_arch(12, [12] * 12, [4.0] * 12)
+    smallest = encode_arch(10, [10] * 10, [3.0] * 10)
+    return [largest, smallest, *sample_archs(max(n - 2, 0), np.random.default_rng(seed))][:n]
+
+
+# Whole networks timed in one round with the layer graphs. A 12-layer graph holds 86M
+# weights (about 350 MB in onnxruntime), so a few at a time keep the memory near 1.5 GB.
+NETWORKS_PER_ROUND = 4
+
+
+def measure_latency_table(
+    image_size: int = DEFAULT_IMAGE_SIZE,
+    repeats: int = 7,
+    warmup: int = 2,
+    n_check_archs: int = 4,
+    clock: str = DEFAULT_CLOCK,
+    seed: int = 0,
+) -> LatencyMeasurement:
+    """Measure the 9 layer kinds and the fixed part on this machine's CPU, and time
+    `n_check_archs` whole sub-networks to compare with the table's sums.
+
+    The whole networks are timed in the same rounds as the layer graphs (a few networks
+    per round, the layer graphs again in every round; the table is the median over all
+    rounds). Timed one after the other instead, on this shared machine, the networks met
+    a heavier load than the layers had and the check read 8% too slow on average; timed
+    together, 3%."""
+    from tasks.latency.graphs import block_model, network_model
+
+    if repeats < 1 or warmup < 0 or n_check_archs < 0 or clock not in CLOCKS:
+        raise ValueError(
+            f"expected repeats >= 1, warmup >= 0, check archs >= 0, clock in {sorted(CLOCKS)}; "
+            f"got {repeats}, {warmup}, {n_check_archs}, {clock!r}"
+        )
+    rng = np.random.default_rng(seed)
+    models = [block_model(kind, image_size, rng) for kind in range(N_KINDS)]
+    models.append(network_model([], image_size, rng))  # the fixed part alone
+    part_runs = [_runner(m, rng) for m in models]
+    del models
+    archs = check_archs(n_check_archs, seed)
+    part_samples: list[list[float]] = [[] for _ in part_runs]
+    network_ms: dict[str, float] = {}
+    for first in range(0, max(len(archs), 1), NETWORKS_PER_ROUND):
+        group = archs[first : first + NETWORKS_PER_ROUND]
+        network_runs = [
+            _runner(network_model(_layer_kinds(a), image_size, rng), rng) for a in group
+        ]
+        samples = _timed_samples(part_runs + network_runs, repeats, warmup, clock)
+        for collected, new in zip(part_samples, samples, strict=False):
+            collected.extend(new)
+        for arch, times in zip(group, samples[len(part_runs) :], strict=True):
+            network_ms[arch] = statistics.median(times)
+            logger.info("%s: %.2f ms", arch, network_ms[arch])
+        del network_runs  # free this round's networks before building the next
+    *per_kind, fixed = (statistics.median(times) for times in part_samples)
+    table = AdditiveCost(
+        "latency",
+        UNIT,
+        fixed,
+        tuple(per_kind),
+        f"onnxruntime CPU, {THREADS} thread, {clock} clock, {image_size}px",
+    )
+    predicted = table.of_archs(archs) if archs else []
+    checks = tuple(
+        NetworkCheck(a, network_ms[a], float(p)) for a, p in zip(archs, predicted, strict=True)
+    )
+    return LatencyMeasurement(table, checks, image_size, repeats, clock, describe_device())
+
+
+def _layer_kinds(arch: str) -> list[int]:
+    return [int(kind) for kind in kind_matrix([arch])[0] if kind >= 0]

@@ -1,0 +1,1 @@
+"""Prediction: encoding (Parquet cache), fitting, evaluation, submission, synthetic data, the predictors."""

@@ -1,0 +1,140 @@
+"""The one predictor contract: fit(X, y) on an encoding and ranks, predict(X) -> scores.
+
+Scores only need to order archs (higher score = higher rank value); the pipeline turns
+them into ranks 0..N-1. The base class owns the target normalisation so every family
+treats ranks the same way.
+
+A family may also learn something from all tasks at once (`uses_shared = True`): then
+`fit_shared(X, Y)` computes it once from the training rows and every task's ranks, and each
+task's `fit(X, y, shared=...)` takes it. Whoever fits (the flow, `ufo evaluate`, the fold
+loop in tasks/predict/evaluate.py) calls `fit_shared` on exactly the rows it fits on."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar, Literal, Self
+
+import numpy as np
+from scipy.special import ndtri
+from scipy.stats import rankdata
+
+TargetTransform = Literal["raw", "normal_score"]
+# Rows scored at a time. A kernel family holds a block-by-train matrix (8,192 x 500 float64
+# is 33 MB), so two concurrent fits stay far below the training side's own footprint.
+PREDICT_ROWS = 8192
+
+
+def normal_scores(y: np.ndarray) -> np.ndarray:
+    """Rank-based inverse normal transform: rank r (1..n, ties averaged) -> Phi^-1(r/(n+1))."""
+    y = np.asarray(y, dtype=np.float64)
+    return ndtri(rankdata(y) / (len(y) + 1.0))
+
+
+def goodness(scores: np.ndarray) -> np.ndarray:
+    """How good archs are, from predictor scores: the one place the direction lives.
+
+    Rank 0 is the best arch in the competition files, and predictor scores order archs
+    like rank values (higher score = higher rank = worse). Search maximises goodness, so
+    goodness = -score. It is linear (goodness(a + b) = goodness(a) + goodness(b)), which
+    the exact search relies on when it turns an additive score into additive goodness
+    terms. Nothing else in the project negates scores."""
+    return -np.asarray(scores, dtype=np.float64)
+
+
+class Predictor(ABC):
+    """Subclasses set `name`, `description`, `encoding` and `target`, and implement
+    `_fit` / `_predict`. Every randomness a subclass needs comes from `seed`."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    encoding: ClassVar[str] = "onehot"
+    target: ClassVar[TargetTransform] = "normal_score"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self._fitted = False
+
+    # True when the family learns statistics from all tasks together (see fit_shared).
+    uses_shared: ClassVar[bool] = False
+
+    @classmethod
+    def fit_shared(cls, X: np.ndarray, Y: np.ndarray) -> object | None:
+        """Statistics shared by every task's fit, from the training rows `X` and the ranks
+        of every task on them, `Y` of shape (n, tasks). None for a family without any."""
+        if not cls.uses_shared:
+            return None
+        X = np.asarray(X, dtype=np.float64)
+        Y = np.asarray(Y, dtype=np.float64)
+        if X.ndim != 2 or Y.ndim != 2 or len(X) != len(Y) or Y.shape[1] < 1:
+            raise ValueError(
+                f"fit_shared needs X of shape (n, d) and Y of shape (n, tasks), got {X.shape} and {Y.shape}"
+            )
+        if len(Y) < 4:
+            raise ValueError(f"fit_shared needs at least 4 labelled archs, got {len(Y)}")
+        if not np.all(np.isfinite(Y)):
+            raise ValueError("fit_shared targets contain NaN or infinity")
+        targets = np.column_stack([cls._target(column) for column in Y.T])
+        return cls._fit_shared(X, targets)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, shared: object | None = None) -> Self:
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
+            raise ValueError(
+                f"fit needs X of shape (n, d) and y of shape (n,), got {X.shape} and {y.shape}"
+            )
+        if len(y) < 4:
+            raise ValueError(f"fit needs at least 4 labelled archs, got {len(y)}")
+        if not np.all(np.isfinite(y)):
+            raise ValueError("fit targets contain NaN or infinity")
+        if self.uses_shared and shared is None:
+            raise ValueError(
+                f"predictor {self.name!r} shares statistics across tasks: pass "
+                "shared=fit_shared(X, Y) computed from the same training rows"
+            )
+        if not self.uses_shared and shared is not None:
+            raise ValueError(f"predictor {self.name!r} takes no shared statistics")
+        self.shared_ = shared
+        self._fit(X, self._target(y))
+        self._fitted = True
+        return self
+
+    @classmethod
+    def _target(cls, y: np.ndarray) -> np.ndarray:
+        return normal_scores(y) if cls.target == "normal_score" else y
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Scores for the rows of X, computed PREDICT_ROWS rows at a time: X may be compact
+        (uint8) and as long as the test file, and a family's working memory (a kernel
+        family's test-by-train matrix) then stays one block's worth. Every family scores
+        each row on its own, so blocks give the same scores as one pass."""
+        if not self._fitted:
+            raise RuntimeError(f"predictor {self.name!r} must be fitted before predict")
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"predict needs X of shape (n, d), got {X.shape}")
+        scores = np.empty(len(X), dtype=np.float64)
+        for start in range(0, max(len(X), 1), PREDICT_ROWS):
+            block = np.asarray(X[start : start + PREDICT_ROWS], dtype=np.float64)
+            part = np.asarray(self._predict(block), dtype=np.float64).reshape(-1)
+            if part.shape != (len(block),):
+                raise RuntimeError(
+                    f"predictor {self.name!r} returned {part.shape} scores for {len(block)} archs"
+                )
+            scores[start : start + len(block)] = part
+        if not np.all(np.isfinite(scores)):
+            raise RuntimeError(f"predictor {self.name!r} produced NaN or infinite scores")
+        return scores
+
+    @abstractmethod
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
+        """Fit on transformed targets; `self.shared_` holds fit_shared's statistics."""
+
+    @classmethod
+    def _fit_shared(cls, X: np.ndarray, Y: np.ndarray) -> object:
+        """Families with `uses_shared = True` compute their statistics here, from the
+        training rows and each task's transformed targets (columns of Y)."""
+        raise NotImplementedError(f"{cls.__name__} sets uses_shared but has no _fit_shared")
+
+    @abstractmethod
+    def _predict(self, X: np.ndarray) -> np.ndarray: ...

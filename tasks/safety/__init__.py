@@ -1,0 +1,1 @@
+"""What ufo may overwrite and where deployment runs may write: the ledger, confinement, room checks."""

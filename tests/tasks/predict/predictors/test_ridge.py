@@ -1,0 +1,35 @@
+"""Ridge family: the exact leave-one-out machinery and chunked scoring (the fit/predict
+contract is tests/tasks/predict/predictors/test_contract.py; leakage, tests/tasks/predict/test_leakage.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tasks.predict.predictors.ridge import chunked, loo_kernel_ridge
+from tests.factories import labelled_onehot
+
+
+def _data(n: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    return labelled_onehot(n, seed)
+
+
+def test_loo_residuals_match_brute_force_refits():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(30, 5)), rng.normal(size=30)
+    alpha = 0.7
+    Xc, yc = X - X.mean(0), y - y.mean()
+    fit = loo_kernel_ridge(Xc @ Xc.T, yc, (alpha,))
+    errors = []
+    for i in range(30):  # refit ridge with intercept on the other 29 rows
+        keep = np.arange(30) != i
+        xm, ym = X[keep].mean(0), y[keep].mean()
+        A = X[keep] - xm
+        w = np.linalg.solve(A.T @ A + alpha * np.eye(5), A.T @ (y[keep] - ym))
+        errors.append(y[i] - ((X[i] - xm) @ w + ym))
+    assert np.isclose(fit.loo_mse, np.mean(np.square(errors)))
+
+
+def test_chunked_prediction_equals_one_pass():
+    X, _ = _data(n=50)
+    w = np.arange(X.shape[1], dtype=float)
+    assert np.array_equal(chunked(lambda rows: rows @ w, X, rows=7), X @ w)
