@@ -6,9 +6,16 @@ Every cost in this project (parameters, MACs, a latency lookup table) is a fixed
 transformer layer that depends only on the layer's *kind*: its (heads, mlp ratio) pair,
 9 kinds in all. `AdditiveCost` holds that form; the exact search (tasks/search) relies on it.
 
-Counting convention (fvcore's): one multiply-add is one MAC; bias adds, LayerNorm,
-softmax, GELU and the attention scaling are not counted. Parameters count every weight
-and bias of the backbone (no task head: the UFO task heads differ per task)."""
+What is counted. MACs: one multiply-add is one MAC, in the patch-embedding convolution
+and every matrix product (qkv, attention scores, attention-weighted values, projection,
+the MLP's two layers); bias adds, LayerNorm, softmax, GELU, the attention scaling and the
+residual adds are not. That is fvcore's default count except for LayerNorm, which fvcore
+counts at 5 per element: `layernorm_macs_fvcore` is what it would add, 24.67M MACs for
+the full network at 256x256 (0.106% of its 23.20G), up to 0.137% on the smallest
+sub-network (README.md, "Choose a sub-network for your chip"; tests/schemas/test_costs.py
+checks these figures). Parameters: the patch embedding (weights and bias), the class token, the
+position embedding at the chosen image size, every block (norms included) and the final
+norm; no task head (the UFO task heads differ per task)."""
 
 from __future__ import annotations
 
@@ -93,6 +100,18 @@ def stem_params(image_size: int = DEFAULT_IMAGE_SIZE) -> int:
 def stem_macs(image_size: int = DEFAULT_IMAGE_SIZE) -> int:
     """The patch embedding is the only counted work outside the blocks."""
     return (n_tokens(image_size) - 1) * IN_CHANNELS * PATCH_SIZE**2 * EMBED_DIM
+
+
+# fvcore's default handle for aten::layer_norm (norm_flop_counter) counts this many per
+# input element of an affine norm ("a rough estimate", says fvcore).
+FVCORE_LAYERNORM_PER_ELEMENT = 5
+
+
+def layernorm_macs_fvcore(code: str, image_size: int = DEFAULT_IMAGE_SIZE) -> int:
+    """What fvcore's default count adds to count_macs: two LayerNorms a block and the
+    final norm, each over every token's 768 channels."""
+    norms = 2 * decode_arch(code).depth + 1
+    return norms * n_tokens(image_size) * EMBED_DIM * FVCORE_LAYERNORM_PER_ELEMENT
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,15 @@ TASKS: tuple[str, ...] = (
     "veriwild",
     "sop",
 )
+# The eight tasks by what they recognise: the four tasks the UFO supernet was trained on
+# (VIMER-UFO OneForAll: task1 faces MS1MV3, task2 PersonAll, task3 VeriAll, task4 SOP),
+# each holding the competition's test sets of its kind. Objective specs name them.
+TASK_GROUPS: dict[str, tuple[str, ...]] = {
+    "face": ("cplfw",),
+    "person": ("market1501", "dukemtmc", "msmt17"),
+    "vehicle": ("veri", "vehicleid", "veriwild"),
+    "product": ("sop",),
+}
 RANK_FIELDS: tuple[str, ...] = tuple(f"{task}_rank" for task in TASKS)
 ARCH_FIELD = "arch"
 KEY_COLUMN = "key"

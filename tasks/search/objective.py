@@ -1,10 +1,19 @@
-"""What the search maximises: predicted goodness of archs, for one task or all of them.
+"""What the search maximises: predicted goodness of archs, for one task or several.
 
+<<<<<<< HEAD
 An `Objective` wraps fitted predictors (one per task, all on one encoding). Its
 `goodness` is one task's goodness (tasks.predict.predictors.base.goodness of the predictor's
 scores), or, for "all", the weighted mean over tasks of each task's goodness
 standardised with the mean and std of that task's goodness on the training archs (so
 no task dominates because its scores happen to spread wider).
+=======
+An `Objective` wraps fitted predictors (one per task, all on one encoding) and an
+objective spec (schemas/objectives.py: a task, a group, "all" or a weighted list). For
+one task its `goodness` is that task's goodness (tasks.predict.predictors.base.goodness of the
+predictor's scores), as it is. For several it is the weighted mean over the chosen tasks
+of each task's goodness standardised with the mean and std of that task's goodness on
+the training archs (so no task dominates because its scores happen to spread wider).
+>>>>>>> export
 
 When every predictor the objective uses is additive on the one-hot encoding (ridge),
 `additive()` returns the objective as an `AdditiveScore`: a term per depth plus a term
@@ -21,11 +30,10 @@ import numpy as np
 
 from schemas.costs import LAYER_KINDS, N_KINDS, kind_matrix
 from schemas.encodings import get_encoding
+from schemas.objectives import ALL_TASKS, describe_weights, parse_task_spec
 from schemas.search_space import MAX_DEPTH, TASKS
 from tasks.predict.predictors.base import Predictor, goodness
 from tasks.predict.predictors.ridge import RidgePredictor
-
-ALL_TASKS = "all"
 
 
 @dataclass(frozen=True, eq=False)  # an array field: compare the fields, not the scores
@@ -95,20 +103,21 @@ class SearchObjective(Protocol):
 
 @dataclass(frozen=True, eq=False)
 class Objective:
-    """Predicted goodness of archs for `task` (a task name or "all"); see the module doc."""
+    """Predicted goodness of archs for the objective spec `task`; see the module doc."""
 
     predictors: Mapping[str, Predictor]
-    task: str
+    task: str  # the objective spec, e.g. "market1501", "all", "cplfw:2,person"
     tasks: tuple[str, ...]  # the predictors' tasks, in TASKS order (per_task's columns)
-    weights: np.ndarray  # (T,), sums to 1; one-hot on `task` for a single task
+    weights: np.ndarray  # (T,), sums to 1; one-hot on the task for a single task
     means: np.ndarray  # (T,) goodness mean on the training archs
     stds: np.ndarray  # (T,) goodness std on the training archs
     encoding: str
+    standardised: bool  # several tasks: each task's goodness standardised, then weighed
 
     @property
-    def standardised(self) -> bool:
-        """True for "all": each task's goodness is standardised before the weighted mean."""
-        return self.task == ALL_TASKS
+    def description(self) -> str:
+        """The objective in words, for reports: e.g. 'mean of all 8 tasks'."""
+        return describe_weights(dict(zip(self.tasks, self.weights.tolist(), strict=True)))
 
     def _features(self, codes: Sequence[str]) -> np.ndarray:
         return get_encoding(self.encoding).build(list(codes))
@@ -120,7 +129,7 @@ class Objective:
         """(n,) the objective: higher is better. Only tasks with weight > 0 are scored."""
         X = self._features(codes)
         if not self.standardised:
-            return self._task_goodness(self.task, X)
+            return self._task_goodness(self.tasks[int(np.argmax(self.weights))], X)
         total = np.zeros(len(X))
         for t, task in enumerate(self.tasks):
             if self.weights[t] > 0:
@@ -176,6 +185,38 @@ def _onehot_linear_terms(predictor: Predictor) -> tuple[dict[int, float], np.nda
     return depth_terms, layer_terms
 
 
+def _fitted_tasks(predictors: Mapping[str, Predictor]) -> tuple[tuple[str, ...], str]:
+    """The predictors' tasks in TASKS order and their one shared encoding."""
+    unknown = sorted(set(predictors) - set(TASKS))
+    if not predictors or unknown:
+        raise ValueError(f"need predictors keyed by task names {TASKS}, got unknown {unknown}")
+    tasks = tuple(t for t in TASKS if t in predictors)
+    encodings = {predictors[t].encoding for t in tasks}
+    if len(encodings) != 1:
+        raise ValueError(f"all predictors must share one encoding, got {sorted(encodings)}")
+    return tasks, encodings.pop()
+
+
+def _all_task_weights(tasks: tuple[str, ...], weights: Mapping[str, float] | None) -> np.ndarray:
+    """The "all" objective: every fitted task, weighed by `weights` (unnamed tasks weigh 1)."""
+    stray = sorted(set(weights or {}) - set(tasks))
+    if stray:
+        raise ValueError(f"weights name tasks without a predictor: {stray}")
+    w = np.array([float((weights or {}).get(t, 1.0)) for t in tasks])
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"task weights must be finite, >= 0 and not all 0, got {w.tolist()}")
+    return w
+
+
+def _spec_weights(tasks: tuple[str, ...], spec: str) -> np.ndarray:
+    """Any other spec: its tasks' weights (TaskSpecError for a bad spec), 0 elsewhere."""
+    chosen = parse_task_spec(spec)
+    missing = [t for t in chosen if t not in tasks]
+    if missing:
+        raise ValueError(f"objective {spec!r} needs predictors for {missing}; fitted: {tasks}")
+    return np.array([chosen.get(t, 0.0) for t in tasks])
+
+
 def build_objective(
     predictors: Mapping[str, Predictor],
     train_archs: Sequence[str],
@@ -184,38 +225,27 @@ def build_objective(
 ) -> Objective:
     """An objective over fitted predictors (task -> predictor, all on one encoding).
 
-    `task` is one of the predictors' tasks or "all". For "all", `weights` (optional,
-    task -> weight >= 0, unnamed tasks weigh 1) weigh the standardised tasks; the
-    standardisation uses each task's goodness on `train_archs` (the archs it was fitted on)."""
-    unknown = sorted(set(predictors) - set(TASKS))
-    if not predictors or unknown:
-        raise ValueError(f"need predictors keyed by task names {TASKS}, got unknown {unknown}")
-    tasks = tuple(t for t in TASKS if t in predictors)
-    encodings = {predictors[t].encoding for t in tasks}
-    if len(encodings) != 1:
-        raise ValueError(f"all predictors must share one encoding, got {sorted(encodings)}")
-    if task != ALL_TASKS and task not in tasks:
-        raise ValueError(f"task {task!r} is not 'all' nor one of the fitted tasks {tasks}")
+    `task` is an objective spec (schemas/objectives.py): one task, a group, "all" or a
+    weighted list. "all" alone means every fitted task, and only it takes `weights`
+    (task -> weight >= 0, unnamed tasks weigh 1). The standardisation of several tasks
+    uses each task's goodness on `train_archs` (the archs it was fitted on)."""
+    tasks, encoding = _fitted_tasks(predictors)
     if weights is not None and task != ALL_TASKS:
         raise ValueError("weights apply to the 'all' objective only")
-    stray = sorted(set(weights or {}) - set(tasks))
-    if stray:
-        raise ValueError(f"weights name tasks without a predictor: {stray}")
     if task == ALL_TASKS:
-        w = np.array([float((weights or {}).get(t, 1.0)) for t in tasks])
-        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise ValueError(f"task weights must be finite, >= 0 and not all 0, got {w.tolist()}")
+        w = _all_task_weights(tasks, weights)
     else:
-        w = np.array([1.0 if t == task else 0.0 for t in tasks])
+        w = _spec_weights(tasks, task)
     w = w / w.sum()
-    encoding = encodings.pop()
+    # "all" stays standardised even when weights leave one task, as it always was
+    standardised = task == ALL_TASKS or np.count_nonzero(w) > 1
     X = get_encoding(encoding).build(list(train_archs))
     if len(X) < 2:
         raise ValueError("standardisation needs at least 2 training archs")
     train_goodness = np.column_stack([goodness(predictors[t].predict(X)) for t in tasks])
     means, stds = train_goodness.mean(axis=0), train_goodness.std(axis=0)
     flat = [t for t, s, wt in zip(tasks, stds, w, strict=True) if wt > 0 and not s > 0]
-    if task == ALL_TASKS and flat:
+    if standardised and flat:
         raise ValueError(f"predictions are constant on the training archs for {flat}")
     return Objective(
         predictors=dict(predictors),
@@ -225,4 +255,5 @@ def build_objective(
         means=means,
         stds=stds,
         encoding=encoding,
+        standardised=standardised,
     )

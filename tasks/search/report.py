@@ -1,9 +1,10 @@
 """The search report: picks and front as records, written as JSON, CSV and a plot.
 
-Every record carries what a deployment needs (the arch code and its decoded per-layer
-config), its costs (params and MACs always, latency when a table was given) and the
-predicted goodness: the objective searched and each task's own (higher is better; see
-`goodness` in tasks/predict/predictors/base.py)."""
+Every record carries what a deployment needs (the arch code, its decoded per-layer
+config and the supernet's own `set_sample_config` dict, schemas/supernet.py), its costs
+(params and MACs always, latency when a table was given) and the predicted goodness: the
+objective searched (named in words when the objective spec is given) and each task's own
+(higher is better; see `goodness` in tasks/predict/predictors/base.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from schemas.costs import AdditiveCost, layer_config, macs_cost, params_cost
+from schemas.objectives import describe_objective
 from schemas.search_space import decode_arch
+from schemas.supernet import supernet_config
 from tasks.files.atomic import write_bytes_atomic
 
 REPORT_FILES = ("picks.json", "picks.csv", "front.json", "front.csv", "front.png")
@@ -34,7 +37,13 @@ class ScoredArchs:
     per_task: dict[str, np.ndarray]  # task -> (n,)
 
 
-def arch_records(scored: ScoredArchs, image_size: int, latency: AdditiveCost | None) -> list[dict]:
+def arch_records(
+    scored: ScoredArchs,
+    image_size: int,
+    latency: AdditiveCost | None,
+    objective: str | None = None,
+) -> list[dict]:
+    """One record per arch, in order; `objective` (a spec) adds what `predicted` means."""
     params = params_cost(image_size).of_archs(scored.archs)
     macs = macs_cost(image_size).of_archs(scored.archs)
     lat = latency.of_archs(scored.archs) if latency is not None else None
@@ -49,22 +58,30 @@ def arch_records(scored: ScoredArchs, image_size: int, latency: AdditiveCost | N
         }
         if lat is not None:
             record["latency_ms"] = round(float(lat[i]), 4)
+        if objective is not None:
+            record["objective"] = describe_objective(objective)
         record["predicted"] = round(float(scored.objective[i]), 6)
         record["predicted_per_task"] = {
             task: round(float(values[i]), 6) for task, values in scored.per_task.items()
         }
         record["layers"] = layer_config(arch)
+        record["supernet_config"] = supernet_config(arch)
         records.append(record)
     return records
 
 
+_NESTED = ("predicted_per_task", "layers", "supernet_config")
+
+
 def _csv_bytes(records: list[dict]) -> bytes:
-    """Flat CSV: nested fields become columns (predicted_<task>) or a compact string."""
+    """Flat CSV: nested fields become columns (predicted_<task>), a compact string to read
+    (layers) or, for the supernet config a program passes on, one-line JSON."""
     rows = []
     for record in records:
-        row = {k: v for k, v in record.items() if k not in ("predicted_per_task", "layers")}
+        row = {k: v for k, v in record.items() if k not in _NESTED}
         row.update({f"predicted_{t}": v for t, v in record["predicted_per_task"].items()})
         row["layers"] = " ".join(f"{x['heads']}h/{x['mlp_ratio']}" for x in record["layers"])
+        row["supernet_config"] = json.dumps(record["supernet_config"], separators=(",", ":"))
         rows.append(row)
     buffer = text_io.StringIO()
     if rows:
@@ -78,6 +95,13 @@ def _json_bytes(records: list[dict]) -> bytes:
     return (json.dumps(records, indent=1) + "\n").encode()
 
 
+def goodness_label(objective: str | None = None) -> str:
+    """The plot's goodness axis: what is predicted, and which way is better."""
+    if objective is None:
+        return "predicted goodness (higher is better)"
+    return f"predicted goodness: {describe_objective(objective)}\n(higher is better)"
+
+
 def plot_front(
     path: Path,
     cost: AdditiveCost,
@@ -86,9 +110,11 @@ def plot_front(
     labelled: ScoredArchs,
     budget_limit: float,
     title: str,
+    objective: str | None = None,
 ) -> None:
     """Predicted goodness against cost: the front as a step line, the labelled archs
-    (at the model's own score for them) as dots, the picks marked, the budget as a line."""
+    (at the model's own score for them) as dots, the picks marked, the budget as a line.
+    Given the objective spec, the goodness axis says in words what it measures."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -123,7 +149,7 @@ def plot_front(
     )
     ax.axvline(budget_limit / scale, color="tab:red", linestyle="--", linewidth=1, label="budget")
     ax.set_xlabel(f"cost ({unit})")
-    ax.set_ylabel("predicted goodness (higher is better)")
+    ax.set_ylabel(goodness_label(objective))
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()

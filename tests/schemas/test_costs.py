@@ -1,6 +1,9 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from schemas import costs
 from schemas.costs import (
     DEFAULT_IMAGE_SIZE,
     LAYER_KINDS,
@@ -8,6 +11,7 @@ from schemas.costs import (
     count_params,
     kind_counts,
     layer_params,
+    layernorm_macs_fvcore,
     macs_cost,
     n_tokens,
     params_cost,
@@ -15,6 +19,8 @@ from schemas.costs import (
 from schemas.search_space import encode_arch, sample_archs
 
 FULL = encode_arch(12, [12] * 12, [4.0] * 12)
+SMALLEST = encode_arch(10, [10] * 10, [3.0] * 10)
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_a_full_vit_b16_block_has_the_published_parameter_count():
@@ -67,3 +73,30 @@ def test_kind_counts_add_up_to_the_depth():
 def test_image_size_must_be_a_multiple_of_the_patch():
     with pytest.raises(ValueError, match="multiple of the patch size"):
         n_tokens(250)
+
+
+def test_fvcore_would_add_five_macs_per_element_of_every_layernorm():
+    # 2 norms a block and the final norm, over (256/16)^2 + 1 tokens of 768 channels
+    assert layernorm_macs_fvcore(FULL) == (2 * 12 + 1) * ((256 // 16) ** 2 + 1) * 768 * 5
+    assert layernorm_macs_fvcore(SMALLEST) == (2 * 10 + 1) * 257 * 768 * 5
+    assert layernorm_macs_fvcore(FULL, image_size=224) == 25 * ((224 // 16) ** 2 + 1) * 768 * 5
+
+
+def _fvcore_extra_percent(code: str) -> float:
+    return 100 * layernorm_macs_fvcore(code) / count_macs(code)
+
+
+def test_the_documented_fvcore_difference_is_what_the_code_computes():
+    drawn = [_fvcore_extra_percent(c) for c in sample_archs(2000, np.random.default_rng(7))]
+    # the full network and the smallest one are the extremes of the space
+    assert (
+        _fvcore_extra_percent(FULL) <= min(drawn) <= max(drawn) <= _fvcore_extra_percent(SMALLEST)
+    )
+    readme = " ".join(README.read_text().split())
+    docstring = " ".join(costs.__doc__.split())
+    extra = f"{layernorm_macs_fvcore(FULL) / 1e6:.2f}M"
+    full, smallest = _fvcore_extra_percent(FULL), _fvcore_extra_percent(SMALLEST)
+    for text in (extra, f"+{full:.3f}%", f"+{smallest:.3f}%", f"+{np.mean(drawn):.2f}%"):
+        assert text in readme, text
+    for text in (extra, f"{full:.3f}%", f"{smallest:.3f}%", f"{count_macs(FULL) / 1e9:.2f}G"):
+        assert text in docstring, text

@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 
 from schemas.search_space import (
+    TASK_GROUPS,
+    TASKS,
     ArchError,
     choice_matrix,
     decode_arch,
@@ -64,3 +66,7 @@ def test_choice_matrix_marks_absent_layers_with_zero():
     assert m.shape == (2, 12, 2)
     assert (m[0, 10:] == 0).all() and (m[0, :10] > 0).all()
     assert m[1, 0].tolist() == [2, 3]  # l|231|... : heads code 2, mlp code 3
+
+
+def test_task_groups_split_the_tasks_once_each_in_task_order():
+    assert sum(TASK_GROUPS.values(), ()) == TASKS

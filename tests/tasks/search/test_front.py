@@ -19,7 +19,7 @@ from tasks.search.front import (
     quantise_additive_cost,
     quantise_cost,
 )
-from tasks.search.objective import AdditiveScore
+from tasks.search.objective import AdditiveScore, build_objective
 
 
 def enumerate_space(allowed: np.ndarray, depths) -> np.ndarray:
@@ -111,6 +111,27 @@ def test_dp_front_equals_brute_force(case):
             assert np.array_equal(space[next(iter(holders))], row[0])
     if case.startswith("toy-4"):  # the tie case really has ties
         assert any(len(h) > 1 for h in expected.values())
+
+
+@pytest.mark.parametrize("kinds", [[0, 8], [3, 4]])
+def test_front_of_a_weighted_two_task_ridge_objective_equals_brute_force(
+    demo_train, ridge_predictors, kinds
+):
+    spec = "cplfw:2,market1501:1"
+    objective = build_objective(ridge_predictors, demo_train["arch"].tolist(), spec)
+    score, cost = objective.additive(), quantise_additive_cost(params_cost())
+    allowed = np.zeros((12, 9), bool)
+    allowed[:, kinds] = True
+    space = enumerate_space(allowed, score.depths)
+    scores = score.of_kinds(space)
+    # the additive form is the objective itself on every arch of the space
+    assert np.allclose(scores, objective.goodness(archs_from_kind_matrix(space)), atol=1e-9)
+    expected = brute_force_front(cost.of_kinds(space), scores)
+
+    front = pareto_front_dp(score, cost, allowed)
+
+    assert len(front.costs) > 10
+    assert list(zip(front.costs, front.goodness, strict=True)) == sorted(expected)
 
 
 def test_pareto_indices_keeps_the_first_of_equal_points_and_drops_dominated():

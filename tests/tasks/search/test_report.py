@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 
 from schemas.costs import AdditiveCost, count_macs, count_params, params_cost
+from schemas.objectives import describe_objective
+from schemas.supernet import supernet_config
 from tasks.search import report
-from tasks.search.report import REPORT_FILES, ScoredArchs, arch_records, write_report
+from tasks.search.report import (
+    REPORT_FILES,
+    ScoredArchs,
+    arch_records,
+    goodness_label,
+    write_report,
+)
 from tests.factories import ARCH_J, ARCH_K, ARCH_L
 
 ARCHS = [ARCH_L, ARCH_K, ARCH_J]
@@ -36,6 +44,19 @@ def test_records_carry_arch_costs_config_and_predictions():
     assert len(first["layers"]) == 12
     assert first["layers"][0] == {"layer": 1, "heads": 11, "mlp_ratio": 3.0, "mlp_hidden": 2304}
     assert "latency_ms" not in arch_records(_scored(), 256, None)[0]
+    assert [r["supernet_config"] for r in records] == [supernet_config(a) for a in ARCHS]
+
+
+def test_records_name_the_objective_when_given_its_spec():
+    spec = "cplfw:2,market1501:1"
+    named = arch_records(_scored(), 256, None, objective=spec)
+    assert {r["objective"] for r in named} == {describe_objective(spec)}
+    assert "objective" not in arch_records(_scored(), 256, None)[0]
+
+
+def test_the_goodness_axis_names_the_objective():
+    assert describe_objective("person") in goodness_label("person")
+    assert "higher is better" in goodness_label("person") and "higher is better" in goodness_label()
 
 
 def _plot(tmp_path_unused=None):
@@ -59,8 +80,21 @@ def test_the_report_has_five_files_that_agree(tmp_path):
     assert {"params", "macs", "predicted", "predicted_cplfw", "predicted_sop", "layers"} <= set(
         rows[0]
     )
+    # the supernet config as one-line JSON a program reads back whole
+    assert [json.loads(r["supernet_config"]) for r in rows] == [
+        r["supernet_config"] for r in records
+    ]
     assert (tmp_path / "front.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(REPORT_FILES)  # no staging left
+
+
+def test_the_plot_renders_with_the_objective_named(tmp_path, monkeypatch):
+    labels = []
+    monkeypatch.setattr(report, "goodness_label", lambda o: labels.append(o) or goodness_label(o))
+    records = arch_records(_scored(), 256, None, objective="face,person")
+    write_report(tmp_path, records[:1], records, {**_plot(), "objective": "face,person"})
+    assert labels == ["face,person"]
+    assert (tmp_path / "front.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_a_failed_write_leaves_the_previous_report_whole(tmp_path, monkeypatch):
