@@ -1,4 +1,4 @@
-# ufo-nas: `make run` (demo end to end), `make test` (whole suite), `make lint`.
+# ufo-nas: `make run` (demo end to end), `make test` (lint, then the whole suite), `make lint`.
 SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
@@ -28,9 +28,7 @@ run: $(STAMP)
 	$(BIN)/ufo make-demo
 	$(BIN)/ufo run
 
-test: $(STAMP) chromium
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint chromium
 	$(BIN)/pytest -q
 
 # Installs Chromium with apt-get when it is missing and we are root; otherwise stops at once
@@ -47,9 +45,14 @@ chromium:
 	fi; \
 	[[ -x $(CHROMIUM) ]] || { echo "apt-get finished but $(CHROMIUM) is still missing" >&2; exit 1; }
 
+# Style (ruff), the layer contracts in pyproject.toml (import-linter: schemas imports nothing
+# of tasks/flows/deploy, only tasks.steps/flows/deploy import Prefect, no cycles) and the
+# declared dependencies (deptry: an undeclared import or an unused dependency fails).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/deptry .
 
 format: $(STAMP)
 	$(BIN)/ruff format .

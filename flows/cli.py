@@ -21,10 +21,6 @@ from schemas.costs import DEFAULT_IMAGE_SIZE
 from schemas.search_space import ARCH_FIELD, RANK_FIELDS, ArchError
 from tasks import errors, paths
 from tasks.checks.parameters import (
-    DEFAULT_BUDGET,
-    DEFAULT_MAX_EVALS,
-    DEFAULT_SEARCH_OBJECTIVE,
-    DEFAULT_TOP,
     DEMO_SEED,
     DEMO_TEST_SIZE,
     DEMO_TRAIN_SIZE,
@@ -32,6 +28,12 @@ from tasks.checks.parameters import (
 from tasks.errors import HoldoutError, ParameterError
 from tasks.files import atomic, reading, writing
 from tasks.predict.predictors import UnknownPredictorError
+from tasks.search.parameters import (
+    DEFAULT_BUDGET,
+    DEFAULT_MAX_EVALS,
+    DEFAULT_SEARCH_OBJECTIVE,
+    DEFAULT_TOP,
+)
 
 logger = logging.getLogger("ufo")
 # Errors a user can fix: reported as one paragraph, no traceback, exit code 2. Anything
@@ -122,8 +124,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from tasks.checks.parameters import check_search_parameters
     from tasks.checks.validation import ValidationFailed
+    from tasks.search.parameters import check_search_parameters
 
     options = dict(
         train=args.train,

@@ -7,6 +7,7 @@ from prefect.futures import wait
 
 from flows.runners import DEFAULT_RUNNER, build_task_runner
 from schemas.search_space import TASKS
+from tasks.predict.evaluate import DEFAULT_HOLDOUT
 from tasks.predict.predictors import DEFAULT_PREDICTOR
 from tasks.steps.common import (
     encode_test,
@@ -39,7 +40,7 @@ def ufo_pipeline(
     test: str | None = None,
     out: str | None = None,
     predictor: str = DEFAULT_PREDICTOR,
-    holdout: str = "last:100",
+    holdout: str = DEFAULT_HOLDOUT,
     holdout_seed: int = 0,
     refit: bool = False,
     fault: str | None = None,

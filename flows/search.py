@@ -7,13 +7,13 @@ from prefect import flow, unmapped
 from flows.runners import DEFAULT_RUNNER, build_task_runner
 from schemas.costs import DEFAULT_IMAGE_SIZE
 from schemas.search_space import ARCH_FIELD, TASKS
-from tasks.checks.parameters import (
+from tasks.predict.predictors import DEFAULT_PREDICTOR
+from tasks.search.parameters import (
     DEFAULT_BUDGET,
     DEFAULT_MAX_EVALS,
     DEFAULT_SEARCH_OBJECTIVE,
     DEFAULT_TOP,
 )
-from tasks.predict.predictors import DEFAULT_PREDICTOR
 from tasks.steps.common import (
     encode_training,
     fit_shared_statistics,

@@ -26,6 +26,7 @@ import numpy as np
 
 from schemas.search_space import (
     CHOICE_CODES,
+    DEPTH_BY_CODE,
     EMBED_DIM,
     HEAD_DIM,
     HEADS_BY_CODE,
@@ -34,6 +35,7 @@ from schemas.search_space import (
     PATCH_SIZE,
     choice_matrix,
     decode_arch,
+    encode_arch,
 )
 
 # The UFO supernet is evaluated at 256x256: VIMER-UFO's OneForAll eval config
@@ -48,14 +50,36 @@ N_KINDS = len(LAYER_KINDS)
 ABSENT_KIND = -1
 
 
-def kind_index(heads_code: str, mlp_code: str) -> int:
-    return LAYER_KINDS.index((heads_code, mlp_code))
-
-
 def kind_label(kind: int) -> str:
     """Human name of a layer kind, e.g. 'heads12-mlp4.0'."""
     h, m = LAYER_KINDS[kind]
     return f"heads{HEADS_BY_CODE[h]}-mlp{MLP_RATIO_BY_CODE[m]}"
+
+
+def uniform_arch(depth: int, kind: int) -> str:
+    """The sub-network of `depth` layers, every one of them of layer kind `kind`."""
+    h, m = LAYER_KINDS[kind]
+    return encode_arch(depth, [HEADS_BY_CODE[h]] * depth, [MLP_RATIO_BY_CODE[m]] * depth)
+
+
+def _kind_of_values(heads: int, mlp_ratio: float) -> int:
+    codes = (
+        next(c for c, v in HEADS_BY_CODE.items() if v == heads),
+        next(c for c, v in MLP_RATIO_BY_CODE.items() if v == mlp_ratio),
+    )
+    return LAYER_KINDS.index(codes)
+
+
+# The two ends of the space: every count (params, MACs, latency) is largest for the first
+# and smallest for the second.
+LARGEST_ARCH = uniform_arch(
+    max(DEPTH_BY_CODE.values()),
+    _kind_of_values(max(HEADS_BY_CODE.values()), max(MLP_RATIO_BY_CODE.values())),
+)
+SMALLEST_ARCH = uniform_arch(
+    min(DEPTH_BY_CODE.values()),
+    _kind_of_values(min(HEADS_BY_CODE.values()), min(MLP_RATIO_BY_CODE.values())),
+)
 
 
 def mlp_hidden(ratio: float) -> int:
@@ -201,3 +225,11 @@ def layer_config(code: str) -> list[dict[str, float | int]]:
         {"layer": i + 1, "heads": h, "mlp_ratio": r, "mlp_hidden": mlp_hidden(r)}
         for i, (h, r) in enumerate(zip(arch.heads, arch.mlp_ratios, strict=True))
     ]
+
+
+def cheapest_arch(cost: AdditiveCost) -> tuple[str, float]:
+    """The sub-network with the smallest `cost`, and that cost. Every term is >= 0, so it
+    is the shortest depth with the cheapest kind in every layer."""
+    kind = int(np.argmin(cost.per_kind))
+    depth = min(DEPTH_BY_CODE.values())
+    return uniform_arch(depth, kind), float(cost.fixed + depth * cost.per_kind[kind])

@@ -17,11 +17,13 @@ import numpy as np
 
 from schemas.costs import (
     DEFAULT_IMAGE_SIZE,
+    LARGEST_ARCH,
     N_KINDS,
+    SMALLEST_ARCH,
     AdditiveCost,
     kind_matrix,
 )
-from schemas.search_space import encode_arch, sample_archs
+from schemas.search_space import sample_archs
 from tasks.latency.table import THREADS, UNIT
 
 logger = logging.getLogger(__name__)
@@ -151,9 +153,9 @@ def _runner(model, rng: np.random.Generator) -> Callable[[], object]:
 def check_archs(n: int, seed: int = 0) -> list[str]:
     """Archs for the whole-network check: the largest and the smallest sub-network (the
     two ends of the range), then seeded samples of every depth."""
-    largest = encode_arch(12, [12] * 12, [4.0] * 12)
-    smallest = encode_arch(10, [10] * 10, [3.0] * 10)
-    return [largest, smallest, *sample_archs(max(n - 2, 0), np.random.default_rng(seed))][:n]
+    return [LARGEST_ARCH, SMALLEST_ARCH, *sample_archs(max(n - 2, 0), np.random.default_rng(seed))][
+        :n
+    ]
 
 
 # Whole networks timed in one round with the layer graphs. A 12-layer graph holds 86M

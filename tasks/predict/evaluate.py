@@ -28,6 +28,8 @@ class Holdout:
         return "none" if self.kind == "none" else f"{self.kind}:{self.size}"
 
 
+# The holdout of `ufo run`, `ufo evaluate` and the ufo-pipeline flow when none is given.
+DEFAULT_HOLDOUT = "last:100"
 _HOLDOUT_PATTERN = re.compile(r"^(last|kfold):([0-9]+)$")
 
 
@@ -149,6 +151,11 @@ def evaluate_predictor(
             len(per_task[task]),
             extra=event("evaluated", task=task, tau=tau),
         )
+    return taus_table(per_task)
+
+
+def taus_table(per_task: dict[str, list[float]]) -> pd.DataFrame:
+    """One row per fold (`fold` 0..), one column per task in TASKS order, plus `average`."""
     table = pd.DataFrame(per_task, columns=list(TASKS))
     table.insert(0, "fold", range(len(table)))
     table["average"] = table[list(TASKS)].mean(axis=1)

@@ -15,7 +15,7 @@ from tasks.search.front import (
 )
 from tasks.search.objective import SearchObjective
 from tasks.search.refine import MAX_IDLE_ROUNDS, Candidate, Evaluator, run_search
-from tasks.search.sampling import DEPTHS, check_budget, draw_within, sample_within
+from tasks.search.sampling import DEPTHS, draw_within, sample_within
 
 # Once-for-All's evolution settings (ofa/nas/search_algorithm/evolution.py defaults).
 OFA_POPULATION = 100
@@ -113,7 +113,6 @@ def run_evolution(
     children are redrawn. Runs until the evaluations are spent."""
     n_parents = int(round(parent_ratio * population))
     n_mutants = int(round(mutation_ratio * population))
-    check_budget(cost, budget)
     members, scores = _evaluate_genes(
         evaluator, _random_genes_within(population, cost, budget, rng)
     )

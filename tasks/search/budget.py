@@ -9,10 +9,7 @@ import math
 import re
 from dataclasses import dataclass
 
-import numpy as np
-
-from schemas.costs import LAYER_KINDS, AdditiveCost, macs_cost, params_cost
-from schemas.search_space import DEPTH_BY_CODE, HEADS_BY_CODE, MLP_RATIO_BY_CODE, encode_arch
+from schemas.costs import AdditiveCost, cheapest_arch, macs_cost, params_cost
 from tasks.errors import ParameterError
 
 # Units a user may write after the number, per metric; the value is in the cost's own
@@ -94,16 +91,6 @@ def cost_for(metric: str, image_size: int, latency: AdditiveCost | None) -> Addi
             "(measure one with `ufo measure-latency`)"
         )
     return latency
-
-
-def cheapest_arch(cost: AdditiveCost) -> tuple[str, float]:
-    """The sub-network with the smallest cost (all terms are >= 0, so: shortest depth,
-    cheapest kind in every layer) and that cost."""
-    kind = int(np.argmin(cost.per_kind))
-    depth = min(DEPTH_BY_CODE.values())
-    h, m = LAYER_KINDS[kind]
-    arch = encode_arch(depth, [HEADS_BY_CODE[h]] * depth, [MLP_RATIO_BY_CODE[m]] * depth)
-    return arch, float(cost.fixed + depth * cost.per_kind[kind])
 
 
 def format_cost(value: float, metric: str) -> str:

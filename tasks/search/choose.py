@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from schemas.costs import AdditiveCost
-from tasks.checks.parameters import SearchParameters
 from tasks.predict.predictors.base import Predictor
-from tasks.search.budget import Budget, cost_for, format_cost, require_reachable
+from tasks.search.budget import Budget, cost_for, format_cost
+from tasks.search.parameters import SearchParameters
 from tasks.search.report import ScoredArchs, arch_records, write_report
 
 
@@ -60,7 +60,6 @@ def choose_subnetworks(
     from tasks.search.refine import search_budget, search_front
 
     cost = cost_for(run.budget.metric, run.image_size, latency)
-    require_reachable(run.budget, cost)
     objective = build_objective(models, train_archs, task=run.objective)
     front = search_front(objective, cost, max_evals=run.max_evals, seed=seed)
     picks = search_budget(

@@ -272,7 +272,6 @@ def run_refine(
     evaluator: Evaluator, cost: QuantisedCost, budget: float, rng: np.random.Generator
 ) -> None:
     """The refined search for one budget (module docstring), until evaluations run out."""
-    check_budget(cost, budget)
     surrogate, score = _start_surrogate(evaluator, lambda n: sample_near(n, cost, budget, rng))
     refitter = _Refitter(evaluator, surrogate, score)
 
@@ -345,6 +344,7 @@ def run_refine_front(evaluator: Evaluator, cost: QuantisedCost, rng: np.random.G
 
 def run_search(run, objective, cost: AdditiveCost, budget: float, max_evals, seed, top):
     quantised = quantise_additive_cost(cost)
+    check_budget(quantised, float(budget))
     evaluator = Evaluator(objective, max_evals)
     run(evaluator, quantised, float(budget), np.random.default_rng(seed))
     log.info("%s: %d evaluations, budget %g %s", run.__name__, evaluator.n_evals, budget, cost.unit)

@@ -37,6 +37,9 @@ def cheapest_cost(cost: QuantisedCost) -> float:
 
 
 def check_budget(cost: QuantisedCost, budget: float) -> None:
+    """The search's guard, checked once by its entry point (refine.run_search): in the
+    quantised units the search compares, the budget admits the cheapest arch. A user's
+    budget was refused earlier, in its own units (search.parameters)."""
     smallest = cheapest_cost(cost)
     if not budget >= smallest:
         raise ValueError(f"budget {budget:g} is below the cheapest sub-network's {smallest:g}")
@@ -46,7 +49,6 @@ def sample_within(
     n: int, cost: QuantisedCost, budget: float, rng: np.random.Generator
 ) -> np.ndarray:
     """`n` archs drawn as in sample_kinds, conditioned on cost <= budget (rejection)."""
-    check_budget(cost, budget)
     return draw_within(n, lambda size: sample_kinds(size, rng), cost.of_kinds, budget)
 
 
@@ -73,8 +75,8 @@ def repair_within(
 ) -> np.ndarray:
     """Bring over-budget archs within the budget: lower a random layer to a random
     cheaper kind, or drop the last layer once every layer is at its cheapest, until
-    within. Ends, because every step lowers the cost and the cheapest arch fits."""
-    check_budget(cost, budget)
+    within. Ends, because every step lowers the cost and the cheapest arch fits (the
+    search's entry point, refine.run_search, has checked that with check_budget)."""
     kinds = np.array(kinds, dtype=np.int64)
     for i in np.flatnonzero(cost.of_kinds(kinds) > budget):
         row = kinds[i]
@@ -83,7 +85,7 @@ def repair_within(
             current = cost.units[np.arange(depth), row[:depth]]
             lowerable = np.flatnonzero(current > cost.units[:depth].min(axis=1))
             if len(lowerable) == 0 and depth - 1 not in DEPTHS:
-                raise AssertionError("unreachable: check_budget passed")
+                raise AssertionError("unreachable when check_budget passed")
             if len(lowerable) == 0:
                 row[depth - 1] = -1
                 continue

@@ -17,7 +17,7 @@ from tasks.checks import parameters, validation
 from tasks.events import event
 from tasks.files import reading
 from tasks.predict import fitting, submission
-from tasks.predict.evaluate import Holdout
+from tasks.predict.evaluate import Holdout, summarise_taus, taus_table
 from tasks.safety import confinement
 from tasks.steps.common import _maybe_fail, _publish_validation, in_deployment_run
 from tasks.steps.policies import fit_step
@@ -89,8 +89,7 @@ def publish_evaluation(
     if holdout.kind == "none":
         get_run_logger().info("holdout none: no evaluation")
         return {}
-    means = {t: float(np.mean(taus)) for t, taus in zip(TASKS, taus_per_task, strict=True)}
-    means["average"] = float(np.mean([means[t] for t in TASKS]))
+    means = summarise_taus(taus_table(dict(zip(TASKS, taus_per_task, strict=True))))
     rows = [{"task": name, "kendall_tau": round(value, 4)} for name, value in means.items()]
     for row in rows:
         get_run_logger().info(

@@ -9,10 +9,10 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
 from tasks import paths
-from tasks.checks import parameters
 from tasks.files import atomic
 from tasks.predict import fitting
 from tasks.safety import confinement, ledger
+from tasks.search import parameters as search_parameters
 from tasks.steps.common import in_deployment_run
 from tasks.steps.policies import fit_step
 from tasks.steps.result_storage import SafeSerializer
@@ -26,7 +26,7 @@ def search_run_name() -> str:
 
 
 @task(name="check-search-parameters")
-def check_search_parameters(**kwargs) -> parameters.SearchParameters:
+def check_search_parameters(**kwargs) -> search_parameters.SearchParameters:
     confined = in_deployment_run()
     if confined:  # before any of these paths is touched
         confinement.require_inside_roots(
@@ -36,7 +36,7 @@ def check_search_parameters(**kwargs) -> parameters.SearchParameters:
                 "output": kwargs.get("out") or paths.search_dir(),
             }
         )
-    run = parameters.check_search_parameters(**kwargs)
+    run = search_parameters.check_search_parameters(**kwargs)
     if confined:
         from tasks.search.report import REPORT_FILES
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from schemas.costs import count_macs, count_params, macs_cost, params_cost
-from tasks.search.budget import BudgetError, cheapest_arch, parse_budget, require_reachable
+from schemas.costs import cheapest_arch, count_macs, count_params, macs_cost, params_cost
+from tasks.search.budget import BudgetError, parse_budget, require_reachable
 
 
 @pytest.mark.parametrize(

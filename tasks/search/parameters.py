@@ -1,0 +1,139 @@
+"""The parameters of a search (`ufo search` and the ufo-search flow), checked before any
+work: every problem at once, as for a run. The budget's reachability is checked here, once,
+against the cost it refers to (a latency table is read for that)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from schemas.costs import AdditiveCost, n_tokens
+from schemas.objectives import TaskSpecError, parse_task_spec
+from tasks import paths
+from tasks.checks.parameters import ensure_demo_files, predictor_problems
+from tasks.errors import ParameterError
+from tasks.latency.table import read_latency_table
+from tasks.search.budget import Budget, cost_for, parse_budget, require_reachable
+
+# `ufo search` and the ufo-search flow share these defaults.
+DEFAULT_SEARCH_OBJECTIVE = "all"
+DEFAULT_BUDGET = "params=60M"
+DEFAULT_TOP = 10
+DEFAULT_MAX_EVALS = 5_000  # the refined search plateaus by 2,000 (bench/README.md, search)
+MIN_MAX_EVALS = 100
+
+
+@dataclass(frozen=True)
+class SearchParameters:
+    train: Path
+    objective: str  # an objective spec (schemas/objectives.py): a task, a group, "all", a list
+    budget: Budget
+    latency_table: Path | None
+    top: int
+    predictor: str
+    out: Path
+    image_size: int
+    max_evals: int
+
+
+def _objective_problems(task: str) -> list[str]:
+    try:
+        parse_task_spec(task)
+    except TaskSpecError as exc:
+        return [str(exc)]
+    return []
+
+
+def _read_budget(budget: str, problems: list[str]) -> Budget | None:
+    try:
+        return parse_budget(budget)
+    except ParameterError as exc:
+        problems.append(str(exc))
+        return None
+
+
+def _read_table(table: Path | None, problems: list[str]) -> AdditiveCost | None:
+    if table is None:
+        return None
+    if not table.is_file():
+        problems.append(f"latency table {table} does not exist")
+        return None
+    try:
+        return read_latency_table(table)
+    except ValueError as exc:  # LatencyFileError: names the file, the entry and the field
+        problems.append(str(exc))
+        return None
+
+
+def _budget_problems(
+    budget: Budget | None, table: Path | None, latency: AdditiveCost | None, image_size: int
+) -> list[str]:
+    """A latency budget without a table, the image size's problem, an unreachable budget."""
+    problems = []
+    if budget is not None and budget.metric == "latency" and table is None:
+        problems.append(
+            f"budget {budget} needs a latency table: --latency-table FILE "
+            "(`ufo measure-latency` measures one)"
+        )
+    try:
+        n_tokens(image_size)
+    except ValueError as exc:
+        return [*problems, str(exc)]
+    if budget is None or problems or (budget.metric == "latency" and latency is None):
+        return problems  # nothing to reach, or the table's own problem is reported
+    try:
+        require_reachable(budget, cost_for(budget.metric, image_size, latency))
+    except ParameterError as exc:
+        problems.append(str(exc))
+    return problems
+
+
+def _count_problems(top: object, max_evals: object) -> list[str]:
+    problems = []
+    if not isinstance(top, int) or top < 1:
+        problems.append(f"top must be a positive whole number, got {top!r}")
+    if not isinstance(max_evals, int) or max_evals < MIN_MAX_EVALS:
+        problems.append(
+            f"max evaluations must be a whole number >= {MIN_MAX_EVALS}, got {max_evals!r}"
+        )
+    return problems
+
+
+def check_search_parameters(
+    train: str | Path | None,
+    task: str,
+    budget: str,
+    latency_table: str | Path | None,
+    top: int,
+    predictor: str,
+    out: str | Path | None,
+    image_size: int,
+    max_evals: int,
+) -> SearchParameters:
+    if train is None:
+        ensure_demo_files()
+    train_path = Path(train or paths.demo_train_path()).expanduser()
+    out_path = Path(out or paths.search_dir()).expanduser()
+    table = Path(latency_table).expanduser() if latency_table else None
+    problems = [] if train_path.is_file() else [f"train file {train_path} does not exist"]
+    problems += _objective_problems(task)
+    parsed_budget = _read_budget(budget, problems)
+    latency = _read_table(table, problems)
+    problems += predictor_problems(predictor)
+    problems += _count_problems(top, max_evals)
+    problems += _budget_problems(parsed_budget, table, latency, image_size)
+    if out_path.exists() and not out_path.is_dir():
+        problems.append(f"output {out_path} is a file; give a folder for the search report")
+    if problems:
+        raise ParameterError("; ".join(problems))
+    return SearchParameters(
+        train=train_path,
+        objective=task,
+        budget=parsed_budget,
+        latency_table=table,
+        top=top,
+        predictor=predictor,
+        out=out_path,
+        image_size=image_size,
+        max_evals=max_evals,
+    )
