@@ -128,9 +128,9 @@ def compare(objective, budget_list, counts, seeds) -> tuple[list[dict], dict]:
     return rows, seconds
 
 
-def format_rows(name: str, rows: list[dict], n_seeds: int) -> list[str]:
+def format_rows(name: str, rows: list[dict], n_starts: int) -> list[str]:
     lines = [
-        f"**Objective `{name}`** (best predicted goodness, mean over {n_seeds} seeds, worst seed in brackets; higher is better)",
+        f"**Objective `{name}`** (best predicted goodness, mean over {n_starts} seeds, worst seed in brackets; higher is better)",
         "",
         "| budget | evals | refined | OFA evolution | random | refined ≥ evolution |",
         "|---|---|---|---|---|---|",
@@ -141,7 +141,7 @@ def format_rows(name: str, rows: list[dict], n_seeds: int) -> list[str]:
         lines.append(
             f"| {row['budget']} | {row['evals']:,} | "
             + " | ".join(cells)
-            + f" | {wins}/{n_seeds} |"
+            + f" | {wins}/{n_starts} |"
         )
     return lines + [""]
 

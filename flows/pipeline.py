@@ -19,12 +19,12 @@ from tasks.steps.common import (
 from tasks.steps.pipeline import (
     assemble,
     check_parameters,
-    check_submission,
     evaluate_task_holdout,
     fit_task_predictor,
     provisional_run_name,
     publish_evaluation,
     publish_summary,
+    stage_and_check_submission,
     write_submission,
 )
 from tasks.steps.policies import refit_on_first_attempt, safe_fits
@@ -81,7 +81,7 @@ def ufo_pipeline(
     wait([*holdout_taus, *scores])
     evaluation = publish_evaluation([t.result() for t in holdout_taus], run.predictor, run.holdout)
     submission = assemble(test_frame, scores.result())
-    staged = check_submission(submission, test_frame, run.out)  # checks the bytes on disk
+    staged = stage_and_check_submission(submission, test_frame, run.out)  # checks the bytes on disk
     written = write_submission(staged)
     publish_summary(run, [train_cache, test_cache], evaluation, written)
     return written["path"]

@@ -34,7 +34,7 @@ def _lookup(table: dict[int, tuple[int, ...]]) -> np.ndarray:
     return np.array([table[c] for c in range(4)], dtype=np.float64)
 
 
-def seed_feature_names() -> list[str]:
+def notebook_feature_names() -> list[str]:
     names = []
     for layer in range(MAX_DEPTH):
         width = 5 if layer >= _SEED_TAIL_FROM_LAYER else 4
@@ -43,7 +43,7 @@ def seed_feature_names() -> list[str]:
     return names
 
 
-def encode_seed(codes: list[str]) -> np.ndarray:
+def encode_notebook(codes: list[str]) -> np.ndarray:
     """The seed notebook's 100-feature encoding, same order and values as convert_X."""
     choices = choice_matrix(codes)
     head_tab, tail_tab = _lookup(_SEED_CODE_BITS), _lookup(_SEED_TAIL_BITS)
@@ -82,8 +82,12 @@ class Encoding:
 
 
 ENCODINGS: dict[str, Encoding] = {
-    "seed": Encoding(
-        "seed", 1, encode_seed, seed_feature_names, "the seed notebook's convert_X (100 features)"
+    "notebook": Encoding(
+        "notebook",
+        1,
+        encode_notebook,
+        notebook_feature_names,
+        "the seed notebook's convert_X (100 features)",
     ),
     "onehot": Encoding(
         "onehot",

@@ -75,14 +75,6 @@ class Arch:
     mlp_ratios: tuple[float, ...]
     code: str
 
-    @property
-    def head_codes(self) -> tuple[str, ...]:
-        return tuple(self.code[1 + 3 * i] for i in range(self.depth))
-
-    @property
-    def mlp_codes(self) -> tuple[str, ...]:
-        return tuple(self.code[2 + 3 * i] for i in range(self.depth))
-
 
 def explain_arch_error(code: object) -> str | None:
     """Return why `code` is not a valid arch string, or None when it is valid."""
@@ -171,8 +163,3 @@ def choice_matrix(codes: list[str] | tuple[str, ...]) -> np.ndarray:
     raw = np.frombuffer(blob, dtype=np.uint8).reshape(len(codes), ARCH_LENGTH)
     groups = raw[:, 1:].reshape(len(codes), MAX_DEPTH, 3)[:, :, :2]
     return (groups - ord("0")).astype(np.uint8)
-
-
-def depths_of(codes: list[str] | tuple[str, ...]) -> np.ndarray:
-    """Depth (10/11/12) of each valid arch string."""
-    return np.array([DEPTH_BY_CODE[c[0]] for c in codes], dtype=np.int64)

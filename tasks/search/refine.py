@@ -7,7 +7,7 @@ to it directly. The refined search:
    model's goodness on archs sampled within the budget (an exact additive objective is
    its own surrogate and skips this);
 2. takes the surrogate's exact front (front.py) and evaluates its best points within the
-   budget as seeds;
+   budget as starting points;
 3. refines with the full model, best first: the best evaluated arch not yet expanded
    has its neighbourhood listed (one or two layers changed, the depth changed by
    dropping or adding the last layer, alone or with one layer changed), over-budget
@@ -50,11 +50,11 @@ log = logging.getLogger(__name__)
 SURROGATE_SHARE = 0.2  # of max_evals spent on the surrogate's first training sample
 MAX_SURROGATE_SAMPLE = 1000
 SURROGATE_ALPHA = 1.0  # ridge penalty on the per-layer kind terms (depth terms free)
-N_SEEDS = 16  # surrogate front points within the budget evaluated first
+N_STARTS = 16  # surrogate front points within the budget evaluated first
 BATCH = 16  # neighbours evaluated per expansion
 MAX_EXPANSIONS = 4  # batches taken from one arch's neighbourhood
 REFIT_EVERY = 200  # evaluations between surrogate refits
-FRONT_SEED_SHARE = 0.3  # search_front: of max_evals spent on the surrogate front's points
+FRONT_START_SHARE = 0.3  # search_front: of max_evals spent on the surrogate front's points
 
 MAX_IDLE_ROUNDS = 50  # rounds that find nothing new before a search stops early
 
@@ -280,7 +280,7 @@ def run_refine(
         within = kinds[costs <= budget][::-1][:n]  # best first
         evaluator.evaluate_some(archs_from_kind_matrix(within))
 
-    evaluate_front_best(N_SEEDS)
+    evaluate_front_best(N_STARTS)
     expansions: dict[str, int] = {}
     queue: list[tuple[float, int]] = []  # (-goodness, evaluation index): best, then oldest
     queued, idle = 0, 0
@@ -305,14 +305,14 @@ def run_refine(
 
 
 def run_refine_front(evaluator: Evaluator, cost: QuantisedCost, rng: np.random.Generator) -> None:
-    """The refined search for the whole front: surrogate front points as seeds, then the
+    """The refined search for the whole front: surrogate front points as starting points, then the
     neighbourhoods of the current front's archs (fewest expansions first), ranked by how
     far the surrogate puts them above the front at their cost."""
     surrogate, score = _start_surrogate(evaluator, lambda n: sample_kinds(n, rng))
     refitter = _Refitter(evaluator, surrogate, score)
     _, kinds = _front_kinds(score, cost)
-    n_seeds = int(min(len(kinds), max(1, FRONT_SEED_SHARE * evaluator.max_evals)))
-    spread = np.unique(np.round(np.linspace(0, len(kinds) - 1, n_seeds)).astype(int))
+    n_starts = int(min(len(kinds), max(1, FRONT_START_SHARE * evaluator.max_evals)))
+    spread = np.unique(np.round(np.linspace(0, len(kinds) - 1, n_starts)).astype(int))
     evaluator.evaluate_some(archs_from_kind_matrix(kinds[spread]))
     expansions: dict[str, int] = {}
     idle = 0

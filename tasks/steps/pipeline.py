@@ -114,7 +114,9 @@ def assemble(test_frame: pd.DataFrame, scores: list[np.ndarray]) -> pd.DataFrame
 
 
 @task(name="check-submission")
-def check_submission(submission_frame: pd.DataFrame, test_frame: pd.DataFrame, out: Path) -> dict:
+def stage_and_check_submission(
+    submission_frame: pd.DataFrame, test_frame: pd.DataFrame, out: Path
+) -> dict:
     """Write the submission to a temporary file beside `out`, read that file back and check
     it with the submission suite: what write-submission puts in place is what was checked."""
 
@@ -162,6 +164,8 @@ def publish_summary(
             f"- encoding cache: {hits}",
             f"- submission: `{written['path']}` ({written['bytes']} bytes, sha256 `{written['sha256']}`)",
             f"- checks passed: train suite, test suite, submission suite ({len(RANK_FIELDS)} tasks, permutations of 0..N-1)",
+            "- this checked file is the competition's submission artifact: the one file the "
+            "CCF BDCI 2022 UFO task scores on both leaderboards, A and B (different node sets)",
         ]
     )
     create_markdown_artifact(

@@ -129,11 +129,20 @@ def flow_run_id(cli_output: str) -> UUID:
 ARRIVAL_TIMEOUT = 60.0
 
 
-def wait_for(read, missing, what: str, timeout: float = ARRIVAL_TIMEOUT, interval: float = 0.5):
+def wait_for(
+    read,
+    missing,
+    what: str,
+    timeout: float = ARRIVAL_TIMEOUT,
+    interval: float = 0.5,
+    clock=time.monotonic,
+    sleep=time.sleep,
+):
     """The one polling loop of the e2e tests: call `read()` until `missing(value)` returns
     nothing (None or ""), then return that value. `missing` says what is still lacking; on
-    timeout the AssertionError names `what`, what was still missing and what was last seen."""
-    started = time.monotonic()
+    timeout the AssertionError names `what`, what was still missing and what was last seen.
+    `clock` and `sleep` are the real ones except in its own tests (a fake clock)."""
+    started = clock()
     deadline = started + timeout
     reads = 0
     while True:
@@ -141,13 +150,13 @@ def wait_for(read, missing, what: str, timeout: float = ARRIVAL_TIMEOUT, interva
         reads += 1
         lacking = missing(seen)
         if not lacking:
-            _record_wait(what, reads, time.monotonic() - started)
+            _record_wait(what, reads, clock() - started)
             return seen
-        if time.monotonic() >= deadline:
+        if clock() >= deadline:
             raise AssertionError(
                 f"waited {timeout:.0f}s for {what}; still missing: {lacking}\nlast seen:\n{seen}"
             )
-        time.sleep(interval)
+        sleep(interval)
 
 
 def _record_wait(what: str, reads: int, seconds: float) -> None:

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from schemas.search_space import TASKS
 from tasks.predict.predictors import DEFAULT_PREDICTOR
 from tests.e2e.stack import (
     FIT_NAMES,
@@ -89,7 +90,7 @@ def test_demo_deployment_shows_every_step_artifact_and_figure(stack, demo_run):
         },
     )
     tau_rows = json.loads(found["kendall-tau"].data)
-    assert [row["task"] for row in tau_rows][-1] == "average" and len(tau_rows) == 9
+    assert [row["task"] for row in tau_rows][-1] == "average" and len(tau_rows) == len(TASKS) + 1
     assert all(-1 <= row["kendall_tau"] <= 1 for row in tau_rows)
     summary = found["run-summary"].data
     assert str(submission) in summary

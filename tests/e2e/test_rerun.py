@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from schemas.search_space import TASKS
 from tests.e2e.stack import (
     BIN,
     FIT_NAMES,
@@ -81,7 +82,7 @@ def _assert_only_failed_fit_recomputed(states, failed_fit):
     fits = {n: states[n] for n in FIT_NAMES}
     assert fits == {n: ("Completed" if n == failed_fit else "Cached") for n in FIT_NAMES}, fits
     holdouts = {n: s for n, s in states.items() if n.startswith("holdout-")}
-    assert len(holdouts) == 8 and set(holdouts.values()) == {"Cached"}, holdouts
+    assert len(holdouts) == len(TASKS) and set(holdouts.values()) == {"Cached"}, holdouts
     assert {states[n] for n in DOWNSTREAM} == {"Completed"}
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.e2e.stack import wait_for
@@ -33,13 +31,31 @@ def test_wait_for_reads_again_until_the_late_item_is_there():
     assert len(calls) == 3
 
 
+class FakeClock:
+    """Time that moves only when the loop sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 def test_wait_for_gives_up_after_the_timeout_and_reports_what_it_saw():
     read, calls = _arrives_on_read(10**9)
-    started = time.monotonic()
+    clock = FakeClock()
     with pytest.raises(AssertionError) as failure:
-        wait_for(read, _lacking, "the logs", timeout=0.3, interval=0.05)
-    assert 0.3 <= time.monotonic() - started < 5
-    assert len(calls) > 1
+        wait_for(
+            read, _lacking, "the logs", timeout=3, interval=0.5, clock=clock, sleep=clock.sleep
+        )
+    # reads at 0, 0.5, ..., 3.0: it gives up at the first read at or past the deadline
+    assert clock.now == 3.0 and clock.sleeps == [0.5] * 6
+    assert len(calls) == 7
     message = str(failure.value)
     assert "the logs" in message and "still missing: 'finished'" in message
     assert "['started']" in message  # what it last saw

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from schemas.search_space import TASK_GROUPS, ArchError, explain_arch_error, sample_archs
+from schemas.search_space import MAX_DEPTH, TASK_GROUPS, ArchError, explain_arch_error, sample_archs
 from schemas.supernet import (
     BUILDER_ARGUMENTS,
     N_SPECIFIC_EXPERTS,
@@ -60,7 +60,7 @@ def test_short_networks_repeat_their_last_layer_to_twelve_entries():
         config = supernet_config(code)
         last = config["layer_num"] - 1
         for key in ("num_heads", "mlp_ratio", "softpolicy_mlp_ratio"):
-            assert len(config[key]) == 12
+            assert len(config[key]) == MAX_DEPTH
             assert config[key][last:] == [config[key][last]] * (12 - last), key
 
 

@@ -97,10 +97,6 @@ def gram_eigh(gram: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _CACHE.eigh(gram)
 
 
-def eigh_stats() -> EighStats:
-    return _CACHE.stats
-
-
 @contextmanager
 def eigh_cache_limit(limit_bytes: int):
     """Temporarily bound (0 = disable) the shared cache, starting empty; for the cost

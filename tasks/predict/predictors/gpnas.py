@@ -61,7 +61,7 @@ class GPNASPredictor(Predictor):
     description = (
         "official baseline: paddleslim GPNAS(2,2), fast mode, seed encoding, raw rank targets"
     )
-    encoding = "seed"
+    encoding = "notebook"
     # GP-NAS regresses on the rank values themselves, as in the seed notebook.
     target = "raw"
 

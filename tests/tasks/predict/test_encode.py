@@ -4,7 +4,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from schemas.encodings import encode_onehot, encode_seed
+from schemas.encodings import encode_notebook, encode_onehot
 from tasks.predict import encode
 from tasks.predict.encode import archs_digest, cache_file_for, encode_archs_cached
 from tests.factories import some_archs
@@ -12,7 +12,7 @@ from tests.factories import some_archs
 ARCHS = some_archs(40, seed=2)
 
 
-@pytest.mark.parametrize("name,build", [("seed", encode_seed), ("onehot", encode_onehot)])
+@pytest.mark.parametrize("name,build", [("notebook", encode_notebook), ("onehot", encode_onehot)])
 def test_miss_then_hit_returns_identical_features(tmp_path, caplog, name, build):
     caplog.set_level(logging.INFO, logger="tasks.predict.encode")
     first = encode_archs_cached(ARCHS, name, tmp_path)
@@ -25,8 +25,10 @@ def test_miss_then_hit_returns_identical_features(tmp_path, caplog, name, build)
 
 
 def test_key_depends_on_content_encoding_and_order(tmp_path):
-    assert cache_file_for(tmp_path, "seed", ARCHS) != cache_file_for(tmp_path, "onehot", ARCHS)
-    assert cache_file_for(tmp_path, "seed", ARCHS) != cache_file_for(tmp_path, "seed", ARCHS[::-1])
+    assert cache_file_for(tmp_path, "notebook", ARCHS) != cache_file_for(tmp_path, "onehot", ARCHS)
+    assert cache_file_for(tmp_path, "notebook", ARCHS) != cache_file_for(
+        tmp_path, "notebook", ARCHS[::-1]
+    )
     assert archs_digest(ARCHS) == archs_digest(list(ARCHS))
 
 
@@ -60,13 +62,13 @@ def _corrupt_empty(path):
     "corrupt", [_corrupt_truncate, _corrupt_flip_payload, _corrupt_other_archs, _corrupt_empty]
 )
 def test_a_corrupt_cache_file_is_rebuilt_not_trusted(tmp_path, caplog, corrupt):
-    first = encode_archs_cached(ARCHS, "seed", tmp_path)
+    first = encode_archs_cached(ARCHS, "notebook", tmp_path)
     corrupt(first.cache_path)
-    again = encode_archs_cached(ARCHS, "seed", tmp_path)
+    again = encode_archs_cached(ARCHS, "notebook", tmp_path)
     assert again.cache_hit is False
-    assert np.array_equal(again.features, encode_seed(ARCHS))
+    assert np.array_equal(again.features, encode_notebook(ARCHS))
     assert "rebuilding" in caplog.text
-    assert encode_archs_cached(ARCHS, "seed", tmp_path).cache_hit is True
+    assert encode_archs_cached(ARCHS, "notebook", tmp_path).cache_hit is True
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         first.cache_path.name
     ]  # no temp files left

@@ -2,10 +2,10 @@ import json
 
 import numpy as np
 
-from schemas.encodings import encode_seed
+from schemas.encodings import encode_notebook
 from schemas.search_space import RANK_FIELDS
 from tasks.predict.evaluate import evaluate_predictor, parse_holdout
-from tasks.predict.predictors import PREDICTORS, make_predictor
+from tasks.predict.predictors import make_predictor
 from tests.factories import some_archs
 
 # The seed notebook's printed table (train arch1-400, test arch401-500, fast mode).
@@ -14,7 +14,7 @@ SEED_TABLE = [0.2513, 0.8327, 0.9006, 0.9321, 0.8893, 0.6921, 0.9216, 0.7899]
 
 def test_gpnas_reproduces_the_seed_table_on_the_real_file(shared_train):
     data = json.loads(shared_train.read_text())
-    X = encode_seed([entry["arch"] for entry in data.values()])
+    X = encode_notebook([entry["arch"] for entry in data.values()])
     ranks = np.array([[entry[f] for f in RANK_FIELDS] for entry in data.values()], dtype=float)
     table = evaluate_predictor("gpnas", X, ranks, parse_holdout("last:100"))
     taus = table.iloc[0][1:9].astype(float).round(4).tolist()
@@ -22,15 +22,11 @@ def test_gpnas_reproduces_the_seed_table_on_the_real_file(shared_train):
     assert round(float(table["average"].iloc[0]), 4) == 0.7762
 
 
-def test_gpnas_reads_the_seed_encoding():
-    assert PREDICTORS["gpnas"].encoding == "seed"
-
-
 def test_gpnas_predicts_in_chunks_identically(monkeypatch):
     import tasks.predict.predictors.gpnas as gpnas
 
     archs = some_archs(80, seed=4)
-    X, y = encode_seed(archs), np.arange(80, dtype=float)
+    X, y = encode_notebook(archs), np.arange(80, dtype=float)
     model = make_predictor("gpnas").fit(X, y)
     whole = model.predict(X)
     monkeypatch.setattr(gpnas, "PREDICT_CHUNK_ROWS", 7)
@@ -40,7 +36,7 @@ def test_gpnas_predicts_in_chunks_identically(monkeypatch):
 
 def test_fast_predict_equals_paddleslim_get_predict():
     archs = some_archs(90, seed=6)
-    X, y = encode_seed(archs), np.random.default_rng(0).permutation(90).astype(float)
+    X, y = encode_notebook(archs), np.random.default_rng(0).permutation(90).astype(float)
     model = make_predictor("gpnas").fit(X, y)
     np.testing.assert_allclose(model.predict(X), model.paddleslim_predict(X), rtol=1e-10, atol=1e-8)
 

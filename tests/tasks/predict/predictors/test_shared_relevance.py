@@ -24,7 +24,6 @@ from tasks.predict.fitting import (
     holdout_taus_for_task,
 )
 from tasks.predict.predictors import (
-    DEFAULT_PREDICTOR,
     PREDICTORS,
     get_predictor_class,
     make_predictor,
@@ -261,7 +260,3 @@ def test_the_flows_shared_step_sees_every_training_row(recording_shared):
     assert fit_shared_stats(RecordingShared.name, train) == 1
     [(rows, labels)] = RecordingShared.seen
     assert rows == frozenset(range(len(X))) and np.array_equal(labels, Y)
-
-
-def test_the_default_predictor_is_shared_relevance():
-    assert DEFAULT_PREDICTOR == NAME and PREDICTORS[DEFAULT_PREDICTOR] is SharedRelevancePredictor
