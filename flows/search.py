@@ -40,47 +40,52 @@ from tasks.steps.search import (
 def ufo_search(
     train: str | None = None,
     task: str = DEFAULT_SEARCH_OBJECTIVE,
-    budget: str = DEFAULT_BUDGET,
-    latency_table: str | None = None,
+    budget: str | list[str] = DEFAULT_BUDGET,
+    latency_table: str | list[str] | None = None,
     top: int = DEFAULT_TOP,
     predictor: str = DEFAULT_PREDICTOR,
     out: str | None = None,
     image_size: int = DEFAULT_IMAGE_SIZE,
     max_evals: int = DEFAULT_MAX_EVALS,
+    chips: str | None = None,
 ) -> str:
     """Validate, encode, fit one predictor per task, search the front and the picks within
-    the budget, write the report (picks, front, plot) and publish it."""
-    run = check_search_parameters(
-        train=train,
-        task=task,
+    each budget, write the report (picks, front, plot; per chip and a summary for several
+    chips) and publish it. Several budgets (a list, the n-th latency table with the n-th
+    latency budget) or a chips file search several chips with one set of fits."""
+    searches = check_search_parameters(
         budget=budget,
         latency_table=latency_table,
+        chips=chips,
+        out=out,
+        train=train,
+        task=task,
         top=top,
         predictor=predictor,
-        out=out,
         image_size=image_size,
         max_evals=max_evals,
     )
-    latency = read_latency_table(run.latency_table)
-    train_frame, train_digest = read_and_validate(run.train, "train")
-    name_flow_run(f"search-{run.objective}-{run.budget.metric}", [train_digest])
-    training, _ = encode_training(train_frame, run.predictor)
+    first = searches.runs[0]
+    latencies = [read_latency_table(run.latency_table) for run in searches.runs]
+    train_frame, train_digest = read_and_validate(first.train, "train")
+    name_flow_run(f"search-{first.objective}-{first.budget.metric}", [train_digest])
+    training, _ = encode_training(train_frame, first.predictor)
     # All eight tasks, whatever the objective: the report shows every task's prediction,
     # and a later search with another objective or budget finds every fit cached.
-    shared = fit_shared_statistics(run.predictor, training)
+    shared = fit_shared_statistics(first.predictor, training)
     (fit_model,) = safe_fits(fit_search_model)  # persisted: predictor state + sha256
     models = fit_model.map(
         TASKS,
-        predictor=unmapped(run.predictor),
+        predictor=unmapped(first.predictor),
         train=unmapped(training),
         shared=unmapped(shared),
     )
-    outcome = search_subnetworks(
+    outcomes = search_subnetworks(
         dict(zip(TASKS, models.result(), strict=True)),
         list(train_frame[ARCH_FIELD]),
-        run,
-        latency,
+        searches,
+        latencies,
     )
-    written = write_search_report(outcome, run.out)
-    publish_search(outcome, written)
-    return str(run.out)
+    written = write_search_report(outcomes, searches)
+    publish_search(outcomes, written)
+    return str(searches.out)

@@ -1,21 +1,27 @@
 """One search, start to end, on fitted task predictors: build the objective, search the
-front and the picks within the budget, and score everything the report shows."""
+front and the picks within the budget, and score everything the report shows; for several
+chips, one objective and one search per chip (tasks/search/chips.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from schemas.costs import AdditiveCost
+from schemas.objectives import describe_objective
 from tasks.predict.predictors.base import Predictor
 from tasks.search.budget import Budget, cost_for, format_cost
+from tasks.search.chips import ChipSearches
+from tasks.search.chips_report import write_chips_summary
+from tasks.search.objective import build_objective
 from tasks.search.parameters import SearchParameters
-from tasks.search.report import ScoredArchs, arch_records, write_report
+from tasks.search.refine import search_budget, search_front
+from tasks.search.report import ScoredArchs, arch_records, goodness_label, write_report
 
 
 @dataclass(frozen=True)
 class SearchOutcome:
-    objective: str  # a task name or "all"
+    objective: str  # an objective spec (schemas/objectives.py)
     predictor: str
     budget: Budget
     cost: AdditiveCost
@@ -26,10 +32,18 @@ class SearchOutcome:
     labelled: ScoredArchs
     exact: bool  # True when the front is the model's exact front (additive model)
     max_evals: int  # full-model evaluations allowed to a refined search (per front, per pick)
+    chip: str = ""  # the chip's name when one search covers several chips
 
     def title(self) -> str:
         kind = "exact front" if self.exact else f"refined search, <= {self.max_evals} evaluations"
-        return f"{self.predictor}, objective {self.objective}, budget {self.budget} ({kind})"
+        chip = f"chip {self.chip}, " if self.chip else ""
+        return (
+            f"{chip}{self.predictor}, objective {describe_objective(self.objective)}, "
+            f"budget {self.budget} ({kind})"
+        )
+
+    def best_cost(self) -> float:
+        return float(self.cost.of_archs(self.picks.archs[:1])[0])
 
     def best_line(self) -> str:
         best = self.picks.archs[0]
@@ -56,11 +70,33 @@ def choose_subnetworks(
     latency: AdditiveCost | None,
     seed: int = 0,
 ) -> SearchOutcome:
-    from tasks.search.objective import build_objective
-    from tasks.search.refine import search_budget, search_front
-
-    cost = cost_for(run.budget.metric, run.image_size, latency)
+    """One chip's search: the objective, then `search_with`."""
     objective = build_objective(models, train_archs, task=run.objective)
+    return search_with(objective, train_archs, run, latency, seed)
+
+
+def choose_for_chips(
+    models: dict[str, Predictor],
+    train_archs: list[str],
+    runs: list[SearchParameters],
+    latencies: list[AdditiveCost | None],
+    chips: list[str],
+    seed: int = 0,
+) -> list[SearchOutcome]:
+    """Every chip's search, with one objective (the fits are the same for every chip)."""
+    objective = build_objective(models, train_archs, task=runs[0].objective)
+    return [
+        replace(search_with(objective, train_archs, run, latency, seed), chip=chip)
+        for run, latency, chip in zip(runs, latencies, chips, strict=True)
+    ]
+
+
+def search_with(
+    objective, train_archs: list[str], run: SearchParameters, latency, seed: int = 0
+) -> SearchOutcome:
+    """The front and the picks within the run's budget (its reachability was checked with
+    the parameters), every arch scored for the report."""
+    cost = cost_for(run.budget.metric, run.image_size, latency)
     front = search_front(objective, cost, max_evals=run.max_evals, seed=seed)
     picks = search_budget(
         objective, cost, run.budget.limit, max_evals=run.max_evals, seed=seed, top=run.top
@@ -81,9 +117,13 @@ def choose_subnetworks(
 
 
 def write_outcome(outcome: SearchOutcome, out_dir: Path) -> dict[str, str]:
-    picks = arch_records(outcome.picks, outcome.image_size, outcome.latency)
-    front = arch_records(outcome.front, outcome.image_size, outcome.latency)
+    records = dict(
+        image_size=outcome.image_size, latency=outcome.latency, objective=outcome.objective
+    )
+    picks = arch_records(outcome.picks, **records)
+    front = arch_records(outcome.front, **records)
     plot = dict(
+        objective=outcome.objective,
         cost=outcome.cost,
         front=outcome.front,
         picks=outcome.picks,
@@ -92,3 +132,17 @@ def write_outcome(outcome: SearchOutcome, out_dir: Path) -> dict[str, str]:
         title=outcome.title(),
     )
     return write_report(out_dir, picks, front, plot)
+
+
+def write_outcomes(outcomes: list[SearchOutcome], searches: ChipSearches) -> dict[str, str]:
+    """Every chip's report (one chip: the report in the output folder itself, as a single
+    search writes it) and, for several chips, the summary beside their folders."""
+    if not searches.several:
+        return write_outcome(outcomes[0], searches.runs[0].out)
+    written = {}
+    for outcome, run in zip(outcomes, searches.runs, strict=True):
+        for name, path in write_outcome(outcome, run.out).items():
+            written[f"{outcome.chip}/{name}"] = path
+    label = goodness_label(outcomes[0].objective)
+    written.update(write_chips_summary(outcomes, searches.out, label))
+    return written

@@ -70,7 +70,7 @@ def arch_records(
     return records
 
 
-_NESTED = ("predicted_per_task", "layers", "supernet_config")
+NESTED_FIELDS = ("predicted_per_task", "layers", "supernet_config")
 
 
 def _csv_bytes(records: list[dict]) -> bytes:
@@ -78,7 +78,7 @@ def _csv_bytes(records: list[dict]) -> bytes:
     (layers) or, for the supernet config a program passes on, one-line JSON."""
     rows = []
     for record in records:
-        row = {k: v for k, v in record.items() if k not in _NESTED}
+        row = {k: v for k, v in record.items() if k not in NESTED_FIELDS}
         row.update({f"predicted_{t}": v for t, v in record["predicted_per_task"].items()})
         row["layers"] = " ".join(f"{x['heads']}h/{x['mlp_ratio']}" for x in record["layers"])
         row["supernet_config"] = json.dumps(record["supernet_config"], separators=(",", ":"))

@@ -13,6 +13,10 @@ from tasks.files import atomic
 from tasks.predict import fitting
 from tasks.safety import confinement, ledger
 from tasks.search import parameters as search_parameters
+from tasks.search.chips import ChipSearches, as_list, check_search_request
+from tasks.search.chips_report import SUMMARY_FILES, chip_rows
+from tasks.search.choose import choose_for_chips, write_outcomes
+from tasks.search.report import NESTED_FIELDS, REPORT_FILES, arch_records
 from tasks.steps.common import in_deployment_run
 from tasks.steps.policies import fit_step
 from tasks.steps.result_storage import SafeSerializer
@@ -26,22 +30,30 @@ def search_run_name() -> str:
 
 
 @task(name="check-search-parameters")
-def check_search_parameters(**kwargs) -> search_parameters.SearchParameters:
+def check_search_parameters(
+    budget, latency_table=None, chips=None, out=None, **common
+) -> ChipSearches:
+    """Every chip's parameters (one chip: today's single search), checked before any work."""
     confined = in_deployment_run()
     if confined:  # before any of these paths is touched
         confinement.require_inside_roots(
             {
-                "train": kwargs.get("train") or paths.demo_train_path(),
-                "latency table": kwargs.get("latency_table"),
-                "output": kwargs.get("out") or paths.search_dir(),
+                "train": common.get("train") or paths.demo_train_path(),
+                "chips file": chips,
+                **{f"latency table {t}": t for t in as_list(latency_table)},
+                "output": out or paths.search_dir(),
             }
         )
-    run = search_parameters.check_search_parameters(**kwargs)
+    searches = check_search_request(
+        budget, latency_table, chips, out, search_parameters.check_search_parameters, **common
+    )
     if confined:
-        from tasks.search.report import REPORT_FILES
-
-        confinement.check_report_folder(run.out, REPORT_FILES)
-    return run
+        for run in searches.runs:
+            confinement.require_inside_roots({"latency table": run.latency_table})
+            confinement.check_report_folder(run.out, REPORT_FILES)
+        if searches.several:
+            confinement.check_report_folder(searches.out, SUMMARY_FILES)
+    return searches
 
 
 @task(name="read-latency-table")
@@ -67,37 +79,49 @@ def fit_search_model(
 
 
 @task(name="search-subnetworks")
-def search_subnetworks(models: dict, train_archs: list[str], run, latency):
-    from tasks.search.choose import choose_subnetworks
-
-    outcome = choose_subnetworks(models, train_archs, run, latency)
-    logger = get_run_logger()
-    logger.info(
-        "%s: front of %d points; %s", outcome.title(), len(outcome.front.archs), outcome.best_line()
+def search_subnetworks(models: dict, train_archs: list[str], searches: ChipSearches, latencies):
+    outcomes = choose_for_chips(
+        models, train_archs, list(searches.runs), latencies, list(searches.chips)
     )
-    return outcome
+    for outcome in outcomes:
+        get_run_logger().info(
+            "%s: front of %d points; %s",
+            outcome.title(),
+            len(outcome.front.archs),
+            outcome.best_line(),
+        )
+    return outcomes
 
 
 @task(name="write-search-report")
-def write_search_report(outcome, out: Path) -> dict[str, str]:
-    from tasks.search.choose import write_outcome
-
-    written = write_outcome(outcome, out)
+def write_search_report(outcomes: list, searches: ChipSearches) -> dict[str, str]:
+    written = write_outcomes(outcomes, searches)
     for path in written.values():  # so a later deployment run may replace them
         ledger.record_written(Path(path), atomic.sha256_file(Path(path)))
-    get_run_logger().info("wrote %s to %s", ", ".join(written), out)
+    get_run_logger().info("wrote %s to %s", ", ".join(written), searches.out)
     return written
 
 
 @task(name="publish-search")
-def publish_search(outcome, written: dict[str, str]) -> str:
-    from tasks.search.report import arch_records
+def publish_search(outcomes: list, written: dict[str, str]) -> str:
+    """Artifacts: the picks and the front (of the first chip when there are several, with
+    the chips' summary table), and a summary naming every file written."""
+    outcome = outcomes[0]
 
     def rows(scored):
         return [
-            {k: v for k, v in r.items() if k not in ("layers", "predicted_per_task")}
+            {k: v for k, v in r.items() if k not in NESTED_FIELDS}
             for r in arch_records(scored, outcome.image_size, outcome.latency)
         ]
+
+    if len(outcomes) > 1:
+        create_table_artifact(
+            key="search-chips",
+            table=[
+                {k: v for k, v in r.items() if k != "supernet_config"} for r in chip_rows(outcomes)
+            ],
+            description=f"{len(outcomes)} chips",
+        )
 
     create_table_artifact(
         key="search-picks", table=rows(outcome.picks), description=outcome.title()
@@ -108,9 +132,10 @@ def publish_search(outcome, written: dict[str, str]) -> str:
     markdown = "\n".join(
         [
             "# ufo-nas search",
-            f"- {outcome.title()}",
-            f"- **{outcome.best_line()}**",
-            f"- front: {len(outcome.front.archs)} points; picks: {len(outcome.picks.archs)}",
+            *(
+                f"- {o.title()}: **{o.best_line()}**; front {len(o.front.archs)} points, picks {len(o.picks.archs)}"
+                for o in outcomes
+            ),
             *(f"- `{name}`: `{path}`" for name, path in written.items()),
         ]
     )

@@ -242,3 +242,28 @@ def test_a_tampered_stored_search_fit_is_refitted_and_the_report_is_unchanged(
     ), messages
     states = asyncio.run(_fit_states("search-sop"))
     assert sorted(states.values()).count("Cached") == len(TASKS) - 2
+
+
+def test_two_chips_share_the_fits_and_get_a_section_each(prefect_harness, train_file):
+    from flows.search import ufo_search
+
+    out = train_file.parent / "two-chips"
+    ufo_search(
+        train=str(train_file),
+        task="face,person",
+        budget=["params=70M", "macs=18G"],
+        predictor="ridge",
+        top=3,
+        out=str(out),
+    )
+    summary = json.loads((out / "chips.json").read_text())
+    assert [row["chip"] for row in summary] == ["params-70M", "macs-18G"]
+    limits = {"params-70M": ("params", 70e6), "macs-18G": ("macs", 18e9)}
+    for row in summary:
+        picks = json.loads((out / row["chip"] / "picks.json").read_text())
+        field, limit = limits[row["chip"]]
+        assert row["best_pick"] == picks[0]["arch"] and picks[0][field] <= limit
+        assert picks[0]["objective"].startswith("weighted mean of cplfw")
+    assert (out / "fronts.png").read_bytes().startswith(b"\x89PNG")
+    states = asyncio.run(_fit_states("search-face,person"))
+    assert len(states) == len(TASKS)  # one fit per task for both chips
