@@ -1,6 +1,9 @@
 """The one predictor contract, for every registered predictor: fit(X, y) then
 predict(X) gives one finite score per arch, bit for bit the same for the same seed, leaves
-its inputs untouched, refuses to predict before fit, and learns a planted signal."""
+its inputs untouched, refuses to predict before fit, and learns a planted signal; and
+predict_with_sd(X) gives those same scores with a predictive sd that is positive, stable
+in blocks and through the stored state, larger far from the training archs, and
+calibrated on held-out archs."""
 
 from __future__ import annotations
 
