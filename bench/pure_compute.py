@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("train", type=Path)
     parser.add_argument("test", type=Path)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--predictor", help="default: tasks.predictors.DEFAULT_PREDICTOR")
+    parser.add_argument("--predictor", help="default: tasks.predict.predictors.DEFAULT_PREDICTOR")
     args = parser.parse_args()
     if args.predictor is None:
         from tasks.predict.predictors import DEFAULT_PREDICTOR

@@ -4,6 +4,13 @@ Scores only need to order archs (higher score = higher rank value); the pipeline
 them into ranks 0..N-1. The base class owns the target normalisation so every family
 treats ranks the same way.
 
+`predict_with_sd(X)` gives the same scores and, next to each, a predictive standard
+deviation on the scores' own scale: the family's uncalibrated spread (a GP posterior
+variance, a ridge leverage, a combination of members) times one factor per fitted model
+that gives the leave-one-out residuals of the training rows, standardised by their own
+raw sd, unit root mean square (`calibration_scale`). `held_out_target` and
+`target_in_score_units` put a held-out arch's label on the same scale, to check it.
+
 A family may also learn something from all tasks at once (`uses_shared = True`): then
 `fit_shared(X, Y)` computes it once from the training rows and every task's ranks, and each
 task's `fit(X, y, shared=...)` takes it. Whoever fits (the flow, `ufo evaluate`, the fold
@@ -28,6 +35,17 @@ def normal_scores(y: np.ndarray) -> np.ndarray:
     """Rank-based inverse normal transform: rank r (1..n, ties averaged) -> Phi^-1(r/(n+1))."""
     y = np.asarray(y, dtype=np.float64)
     return ndtri(rankdata(y) / (len(y) + 1.0))
+
+
+def calibration_scale(loo_residuals: np.ndarray, loo_raw_sd: np.ndarray) -> float:
+    """The factor that makes the LOO residuals, each divided by its raw sd, unit RMS.
+
+    The RMS, not a robust spread (e.g. 1.4826 x median |z|): it is the maximum-likelihood
+    noise scale of the Gaussian model behind each family, and ranking errors here are not
+    heavy-tailed enough to pull it off (bench/README.md, calibration section). Floored
+    so that a model that interpolates its rows still reports sd > 0."""
+    standardised = np.asarray(loo_residuals, np.float64) / np.asarray(loo_raw_sd, np.float64)
+    return max(float(np.sqrt(np.mean(standardised**2))), 1e-12)
 
 
 def goodness(scores: np.ndarray) -> np.ndarray:
@@ -126,6 +144,47 @@ class Predictor(ABC):
             raise RuntimeError(f"predictor {self.name!r} produced NaN or infinite scores")
         return scores
 
+    def predict_with_sd(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, sd): the scores are `predict(X)`'s, bit for bit; sd > 0 is each arch's
+        predictive standard deviation on the scores' scale, calibrated on the training
+        rows by leave-one-out. Computed PREDICT_ROWS rows at a time, like the scores."""
+        scores = self.predict(X)
+        X = np.asarray(X)
+        sd = np.empty(len(X), dtype=np.float64)
+        for start in range(0, len(X), PREDICT_ROWS):
+            block = np.asarray(X[start : start + PREDICT_ROWS], dtype=np.float64)
+            part = np.asarray(self._predict_sd(block), dtype=np.float64).reshape(-1)
+            if part.shape != (len(block),):
+                raise RuntimeError(
+                    f"predictor {self.name!r} returned {part.shape} sds for {len(block)} archs"
+                )
+            sd[start : start + len(block)] = part
+        if not np.all(np.isfinite(sd) & (sd > 0)):
+            raise RuntimeError(f"predictor {self.name!r} produced an sd that is not finite and > 0")
+        return scores, sd
+
+    @classmethod
+    def held_out_target(cls, y_train: np.ndarray, y_held_out: np.ndarray) -> np.ndarray:
+        """Held-out labels as the target this family is fitted on would have them, had the
+        model been fitted on `y_train`: the labels themselves for a raw target; for normal
+        scores each label's position among the training labels (ties averaged as in
+        `normal_scores`; between two training labels, half-way), through the same
+        Phi^-1(r / (n + 1)). Not the normal score among all labelled archs: the model
+        never saw that scale, so comparing with it would add a scale error to every sd."""
+        y_held_out = np.asarray(y_held_out, dtype=np.float64)
+        if cls.target != "normal_score":
+            return y_held_out
+        ordered = np.sort(np.asarray(y_train, dtype=np.float64))
+        below = np.searchsorted(ordered, y_held_out, side="left")
+        tied = np.searchsorted(ordered, y_held_out, side="right") - below
+        return ndtri((below + (tied + 1) / 2.0) / (len(ordered) + 1.0))
+
+    def target_in_score_units(self, target: np.ndarray) -> np.ndarray:
+        """What a perfect model would score for archs with this (transformed) target: the
+        scale the scores and their sd are on. The identity, except where a family rescales
+        its scores (the ensembles' z-scored members)."""
+        return np.asarray(target, dtype=np.float64)
+
     @abstractmethod
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         """Fit on transformed targets; `self.shared_` holds fit_shared's statistics."""
@@ -138,3 +197,9 @@ class Predictor(ABC):
 
     @abstractmethod
     def _predict(self, X: np.ndarray) -> np.ndarray: ...
+
+    def _predict_sd(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated predictive sd of each row of one block, on the scores' scale. Not
+        abstract: a predictor without one (the tests' stand-ins) still fits and predicts;
+        every registered family has one (tests/tasks/predict/predictors/test_contract.py)."""
+        raise NotImplementedError(f"predictor {self.name!r} gives no predictive sd")

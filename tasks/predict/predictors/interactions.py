@@ -33,3 +33,6 @@ class InteractionRidgePredictor(Predictor):
 
     def _predict(self, X):
         return self.model_.predict(X)
+
+    def _predict_sd(self, X):
+        return self.model_.predict_sd(X)

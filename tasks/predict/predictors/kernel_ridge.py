@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasks.predict.predictors.base import Predictor
+from tasks.predict.predictors.base import Predictor, calibration_scale
+from tasks.predict.predictors.eigh_cache import gram_eigh
 from tasks.predict.predictors.ridge import ALPHAS, chunked, loo_kernel_ridge
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,16 @@ class KernelSpec:
             out += self.gamma * 0.5 * (np.einsum("ij,ij->i", rows @ M, rows) - (rows * rows) @ v)
         return out
 
+    def diagonal(self, A: np.ndarray) -> np.ndarray:
+        """K(a, a) for each row a of A, without the (rows x rows) matrix."""
+        if self.kind == "rbf":
+            return np.ones(len(A))
+        squares = np.einsum("ij,ij->i", A, A)
+        if self.kind == "linear":
+            return squares
+        fourth = np.einsum("ij,ij->i", A * A, A * A)
+        return squares + self.gamma * 0.5 * (squares * squares - fourth)
+
     def __str__(self) -> str:
         return self.kind if self.kind == "linear" else f"{self.kind}(gamma={self.gamma:g})"
 
@@ -104,7 +115,51 @@ class KernelRidgeModel:
         self.alpha_, self.dual_coef_, self.loo_mse_ = fit.alpha, fit.dual_coef, fit.loo_mse
         self.offset_ = y_mean - float(np.mean(gram @ self.dual_coef_))
         self.primal_ = self.kernel_.primal(self.X_, self.dual_coef_)
+        self._calibrate_sd(fit)
         return self
+
+    def _calibrate_sd(self, fit) -> None:
+        """The GP reading of kernel ridge (noise sigma^2, prior sigma^2 / alpha on the
+        function, flat intercept): the LOO predictive variance of row i is
+        sigma^2 / (1 - H_ii), and 1 - H_ii comes with the LOO fit, so the scale factor
+        sigma needs no refit. The LOO residuals and sds stay for the ensembles' own
+        calibration."""
+        self.loo_residuals_ = fit.loo_residuals
+        raw_sd = 1.0 / np.sqrt(fit.hat_complement)
+        self.sd_scale_ = calibration_scale(self.loo_residuals_, raw_sd)
+        self.loo_sd_ = self.sd_scale_ * raw_sd
+
+    def _posterior_basis(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """(V / sqrt(evals + alpha), column means of K, mean of K) of the training Gram.
+        Rebuilt from the fitted rows, not kept: an n x n matrix per model would be most of
+        a stored search fit's size, and the eigendecomposition is the one the fit made
+        (the process-wide cache, tasks/predict/predictors/eigh_cache.py), so in the fitting
+        process it costs the Gram product and a lookup."""
+        gram = self.kernel_(self.X_, self.X_)
+        evals, evecs = gram_eigh(centre_gram(gram))
+        basis = evecs / np.sqrt(np.clip(evals, 0.0, None) + self.alpha_)
+        return basis, gram.mean(axis=0), float(gram.mean())
+
+    def predict_sd(self, X: np.ndarray) -> np.ndarray:
+        """sigma sqrt(1 + h(z)), h(z) = 1/n + (kc(z, z) - kc_z' (Kc + alpha I)^-1 kc_z) / alpha
+        with kc the kernel centred on the training rows: the GP posterior variance of the
+        function in units of the noise, plus the intercept's share (as ridge's leverage)."""
+        basis, column_mean, grand_mean = self._posterior_basis()
+
+        def sd(rows: np.ndarray) -> np.ndarray:
+            cross = self.kernel_(rows, self.X_)
+            row_mean = cross.mean(axis=1)
+            cross -= row_mean[:, None] + column_mean[None, :] - grand_mean  # kc_z
+            prior = self.kernel_.diagonal(rows) - 2.0 * row_mean + grand_mean  # kc(z, z)
+            explained = np.square(cross @ basis).sum(axis=1)
+            leverage = 1.0 / len(self.X_) + np.clip(prior - explained, 0.0, None) / self.alpha_
+            return self.sd_scale_ * np.sqrt(1.0 + leverage)
+
+        return chunked(sd, X)
+
+    def loo_errors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(LOO residuals, calibrated LOO sds) of the training rows."""
+        return self.loo_residuals_, self.loo_sd_
 
     def describe(self) -> str:
         return f"{self.kernel_} alpha={self.alpha_:.3g}"
@@ -129,3 +184,6 @@ class KernelRidgePredictor(Predictor):
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
         return self.model_.predict(X)
+
+    def _predict_sd(self, X: np.ndarray) -> np.ndarray:
+        return self.model_.predict_sd(X)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasks.predict.predictors.base import Predictor
+from tasks.predict.predictors.base import Predictor, calibration_scale
 from tasks.predict.predictors.eigh_cache import gram_eigh
 
 log = logging.getLogger(__name__)
@@ -25,11 +25,18 @@ PREDICT_CHUNK_ROWS = 10_000
 
 @dataclass(frozen=True)
 class LooFit:
-    """The winning alpha of one Gram matrix, its dual coefficients and its LOO MSE."""
+    """The winning alpha of one Gram matrix, its dual coefficients and its LOO MSE, and
+    1 - H_ii per training row (H the hat matrix at that alpha) for the predictive sd."""
 
     alpha: float
     dual_coef: np.ndarray
     loo_mse: float
+    hat_complement: np.ndarray
+
+    @property
+    def loo_residuals(self) -> np.ndarray:
+        """y_i minus the prediction of the fit without row i: a c_i / (1 - H_ii)."""
+        return self.alpha * self.dual_coef / self.hat_complement
 
 
 def loo_kernel_ridge(gram: np.ndarray, y: np.ndarray, alphas: tuple[float, ...] = ALPHAS) -> LooFit:
@@ -49,7 +56,8 @@ def loo_kernel_ridge(gram: np.ndarray, y: np.ndarray, alphas: tuple[float, ...] 
     diag -= 1.0 / (len(y) * alpha_arr[None, :])  # the intercept's share of the hat matrix
     mse = np.mean((coefs / diag) ** 2, axis=0)
     best = int(np.argmin(mse))  # argmin takes the first of ties: deterministic
-    return LooFit(float(alpha_arr[best]), coefs[:, best].copy(), float(mse[best]))
+    alpha = float(alpha_arr[best])
+    return LooFit(alpha, coefs[:, best].copy(), float(mse[best]), alpha * diag[:, best])
 
 
 def chunked(fn, X: np.ndarray, rows: int = PREDICT_CHUNK_ROWS) -> np.ndarray:
@@ -78,6 +86,29 @@ class RidgePredictor(Predictor):
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         self.weights_, self.intercept_, self.alpha_ = fit_ridge(X, y)
         log.debug("ridge: alpha %.3g", self.alpha_)
+        self._calibrate_sd(X, y)
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
         return X @ self.weights_ + self.intercept_
+
+    def _calibrate_sd(self, X: np.ndarray, y: np.ndarray) -> None:
+        """Bayesian ridge's predictive variance, sigma^2 (1 + h(z)) with the leverage
+        h(z) = 1/n + (z - mean)' (Xc'Xc + alpha I)^-1 (z - mean) (1/n: the unpenalised
+        intercept). In the primal, d x d (75 x 75 for one-hot) is small to keep; the same
+        leverage at a training row is H_ii, so the LOO residual r_i / (1 - H_ii) and its
+        raw sd 1 / sqrt(1 - H_ii) need no refit."""
+        self.x_mean_, self.n_train_ = X.mean(axis=0), len(X)
+        Xc = X - self.x_mean_
+        evals, evecs = np.linalg.eigh(Xc.T @ Xc)
+        # |(z - mean) @ factor|^2 = (z - mean)' (Xc'Xc + alpha I)^-1 (z - mean)
+        self.leverage_factor_ = evecs / np.sqrt(np.clip(evals, 0.0, None) + self.alpha_)
+        hat_complement = 1.0 - self._leverage(X)
+        loo_residuals = (y - self._predict(X)) / hat_complement
+        self.sd_scale_ = calibration_scale(loo_residuals, 1.0 / np.sqrt(hat_complement))
+
+    def _leverage(self, X: np.ndarray) -> np.ndarray:
+        projected = (X - self.x_mean_) @ self.leverage_factor_
+        return 1.0 / self.n_train_ + np.einsum("ij,ij->i", projected, projected)
+
+    def _predict_sd(self, X: np.ndarray) -> np.ndarray:
+        return self.sd_scale_ * np.sqrt(1.0 + self._leverage(X))

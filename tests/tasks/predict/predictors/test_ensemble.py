@@ -23,3 +23,21 @@ def test_large_batch_is_scored_in_chunks_consistently():
     )  # > one chunk
     whole = model.predict(big)
     assert np.allclose(whole[-50:], model.predict(big[-50:]))
+
+
+def test_the_target_in_score_units_is_what_the_z_scored_members_estimate():
+    """The ensemble scores z-scored members, so its sd is on that scale and so must the
+    truth be: score minus target_in_score_units(t) is the mean of the members' errors,
+    each divided by its z-scoring std."""
+    X, y = _data()
+    model = make_predictor("ensemble").fit(X[:70], y[:70])
+    target = model._target(y[:70])
+    members = [
+        (member.predict(X[:70]) - target) / std
+        for member, (_, std) in zip(model.members_, model.stats_, strict=True)
+    ]
+    np.testing.assert_allclose(
+        model.predict(X[:70]) - model.target_in_score_units(target),
+        np.mean(members, axis=0),
+        atol=1e-10,
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tasks.predict.predictors import make_predictor
+from tasks.predict.predictors.kernel_ridge import KernelRidgeModel, KernelSpec
 from tasks.predict.predictors.ridge import chunked, loo_kernel_ridge
 from tests.factories import labelled_onehot
 
@@ -27,6 +29,17 @@ def test_loo_residuals_match_brute_force_refits():
         w = np.linalg.solve(A.T @ A + alpha * np.eye(5), A.T @ (y[keep] - ym))
         errors.append(y[i] - ((X[i] - xm) @ w + ym))
     assert np.isclose(fit.loo_mse, np.mean(np.square(errors)))
+    np.testing.assert_allclose(fit.loo_residuals, errors, rtol=1e-9, atol=1e-12)
+
+
+def test_ridge_sd_in_the_primal_equals_linear_kernel_ridge_in_the_dual():
+    """Ridge keeps its leverage as a d x d factor, kernel ridge as the n x n posterior:
+    with the same (linear) kernel and alpha the two must give the same calibrated sd."""
+    X, y = _data(n=80)
+    ridge = make_predictor("ridge").fit(X[:60], y[:60])
+    dual = KernelRidgeModel((KernelSpec("linear"),), (ridge.alpha_,))
+    dual.fit(X[:60], ridge._target(y[:60]))
+    np.testing.assert_allclose(ridge.predict_with_sd(X)[1], dual.predict_sd(X), rtol=1e-7)
 
 
 def test_chunked_prediction_equals_one_pass():
