@@ -14,9 +14,6 @@ from scipy.spatial.distance import cdist
 
 from tasks.predict.predictors.base import Predictor, calibration_scale
 
-# Rows per prediction chunk: bounds the temporary memory of a 99,500-arch prediction.
-PREDICT_CHUNK_ROWS = 20_000
-
 
 class _NumpyWithMat:
     """NumPy 2 removed `np.mat`, which paddleslim 2.6's gp_nas calls. This proxy gives
@@ -163,14 +160,11 @@ class GPNASPredictor(Predictor):
     def _predict(self, X: np.ndarray) -> np.ndarray:
         # GPNAS.get_predict(X) is [X, 1] * w. It builds that augmented matrix through
         # Python lists (tolist + deepcopy: about 4 s per task for 99,500 archs); the same
-        # product computed in numpy chunks gives the same values to rounding
-        # (tests/tasks/predict/predictors/test_gpnas.py checks against get_predict).
+        # product computed in numpy gives the same values to rounding
+        # (tests/tasks/predict/predictors/test_gpnas.py checks against get_predict). The base
+        # class feeds at most PREDICT_ROWS rows at a time, which bounds the memory.
         weights = np.asarray(self._gp.w, dtype=np.float64).ravel()
-        parts = []
-        for start in range(0, len(X), PREDICT_CHUNK_ROWS):
-            chunk = X[start : start + PREDICT_CHUNK_ROWS]
-            parts.append(chunk @ weights[:-1] + weights[-1])
-        return np.concatenate(parts) if parts else np.zeros(0)
+        return X @ weights[:-1] + weights[-1]
 
     def paddleslim_predict(self, X: np.ndarray) -> np.ndarray:
         """paddleslim's own GPNAS.get_predict, for checking the fast path."""

@@ -11,7 +11,7 @@ import numpy as np
 
 from tasks.predict.predictors.base import Predictor, calibration_scale
 from tasks.predict.predictors.eigh_cache import gram_eigh
-from tasks.predict.predictors.ridge import ALPHAS, chunked, loo_kernel_ridge
+from tasks.predict.predictors.ridge import ALPHAS, loo_kernel_ridge
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class KernelRidgeModel:
             leverage = 1.0 / len(self.X_) + np.clip(prior - explained, 0.0, None) / self.alpha_
             return self.sd_scale_ * np.sqrt(1.0 + leverage)
 
-        return chunked(sd, X)
+        return sd(X)  # the base class feeds at most PREDICT_ROWS rows at a time
 
     def loo_errors(self) -> tuple[np.ndarray, np.ndarray]:
         """(LOO residuals, calibrated LOO sds) of the training rows."""
@@ -168,7 +168,7 @@ class KernelRidgeModel:
         def score(rows: np.ndarray) -> np.ndarray:
             return self.kernel_.score(rows, self.X_, self.dual_coef_, self.primal_) + self.offset_
 
-        return chunked(score, X)
+        return score(X)  # at most PREDICT_ROWS rows: the base class blocks them
 
 
 class KernelRidgePredictor(Predictor):

@@ -19,8 +19,6 @@ log = logging.getLogger(__name__)
 
 # Log-spaced grid, wide enough that no task's LOO optimum sits on an edge in practice.
 ALPHAS: tuple[float, ...] = tuple(float(a) for a in np.logspace(-4, 3, 29))
-# Predicting 99,500 archs one chunk at a time bounds the (chunk x n_train) kernel block.
-PREDICT_CHUNK_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -58,13 +56,6 @@ def loo_kernel_ridge(gram: np.ndarray, y: np.ndarray, alphas: tuple[float, ...] 
     best = int(np.argmin(mse))  # argmin takes the first of ties: deterministic
     alpha = float(alpha_arr[best])
     return LooFit(alpha, coefs[:, best].copy(), float(mse[best]), alpha * diag[:, best])
-
-
-def chunked(fn, X: np.ndarray, rows: int = PREDICT_CHUNK_ROWS) -> np.ndarray:
-    """Apply a row-wise scoring function chunk by chunk (bounded memory, same result)."""
-    if len(X) == 0:
-        return np.zeros(0)
-    return np.concatenate([fn(X[s : s + rows]) for s in range(0, len(X), rows)])
 
 
 def fit_ridge(

@@ -1,4 +1,4 @@
-"""Ridge family: the exact leave-one-out machinery and chunked scoring (the fit/predict
+"""Ridge family: the exact leave-one-out machinery (the fit/predict
 contract is tests/tasks/predict/predictors/test_contract.py; leakage, tests/tasks/predict/test_leakage.py)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 
 from tasks.predict.predictors import make_predictor
 from tasks.predict.predictors.kernel_ridge import KernelRidgeModel, KernelSpec
-from tasks.predict.predictors.ridge import chunked, loo_kernel_ridge
+from tasks.predict.predictors.ridge import loo_kernel_ridge
 from tests.factories import labelled_onehot
 
 
@@ -40,9 +40,3 @@ def test_ridge_sd_in_the_primal_equals_linear_kernel_ridge_in_the_dual():
     dual = KernelRidgeModel((KernelSpec("linear"),), (ridge.alpha_,))
     dual.fit(X[:60], ridge._target(y[:60]))
     np.testing.assert_allclose(ridge.predict_with_sd(X)[1], dual.predict_sd(X), rtol=1e-7)
-
-
-def test_chunked_prediction_equals_one_pass():
-    X, _ = _data(n=50)
-    w = np.arange(X.shape[1], dtype=float)
-    assert np.array_equal(chunked(lambda rows: rows @ w, X, rows=7), X @ w)
