@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,8 @@ import numpy as np
 
 from schemas.costs import N_KINDS, AdditiveCost, kind_matrix
 from schemas.search_space import MAX_DEPTH
+from tasks import cancellation
+from tasks.events import event
 from tasks.search.front import (
     Front,
     QuantisedCost,
@@ -56,6 +59,7 @@ MAX_EXPANSIONS = 4  # batches taken from one arch's neighbourhood
 REFIT_EVERY = 200  # evaluations between surrogate refits
 FRONT_START_SHARE = 0.3  # search_front: of max_evals spent on the surrogate front's points
 
+PROGRESS_EVERY_SECONDS = 1.0
 MAX_IDLE_ROUNDS = 50  # rounds that find nothing new before a search stops early
 
 
@@ -70,14 +74,16 @@ class Evaluator:
     """Scores distinct archs with the full objective, at most `max_evals` in all, and
     remembers every score in evaluation order."""
 
-    def __init__(self, objective: SearchObjective, max_evals: int) -> None:
+    def __init__(self, objective: SearchObjective, max_evals: int, label: str = "search") -> None:
         if max_evals < 1:
             raise ValueError(f"max_evals must be >= 1, got {max_evals}")
         self.objective = objective
         self.max_evals = int(max_evals)
+        self.label = label  # what the progress events call this search ("front", "picks")
         self.archs: list[str] = []
         self.values: list[float] = []
         self._index: dict[str, int] = {}
+        self._started = self._last_report = time.monotonic()
 
     @property
     def n_evals(self) -> int:
@@ -100,6 +106,7 @@ class Evaluator:
         new = self.unseen(codes)
         if len(new) > self.remaining:
             raise RuntimeError(f"{len(new)} new archs but only {self.remaining} evaluations left")
+        cancellation.check()  # between batches: a Ctrl-C stops the search here
         if new:
             values = np.asarray(self.objective.goodness(new), dtype=np.float64)
             if values.shape != (len(new),) or not np.all(np.isfinite(values)):
@@ -108,7 +115,31 @@ class Evaluator:
                 self._index[code] = len(self.archs)
                 self.archs.append(code)
                 self.values.append(value)
+            self._report_progress()
         return np.array([self.values[self._index[c]] for c in codes])
+
+    def _report_progress(self) -> None:
+        """At most one progress record a second (and one at the end): evaluations done of
+        the budget and the best goodness so far, for the console and the run logs."""
+        now = time.monotonic()
+        if now - self._last_report < PROGRESS_EVERY_SECONDS and self.remaining > 0:
+            return
+        self._last_report = now
+        best = max(self.values)
+        log.info(
+            "%s: %d of %d evaluations, best so far %+.3f",
+            self.label,
+            self.n_evals,
+            self.max_evals,
+            best,
+            extra=event(
+                "search-progress",
+                label=self.label,
+                done=self.n_evals,
+                total=self.max_evals,
+                best=best,
+            ),
+        )
 
     def evaluate_some(self, codes: Sequence[str]) -> list[str]:
         """Evaluate as many of the unseen `codes` as evaluations allow; return those."""
@@ -345,7 +376,7 @@ def run_refine_front(evaluator: Evaluator, cost: QuantisedCost, rng: np.random.G
 def run_search(run, objective, cost: AdditiveCost, budget: float, max_evals, seed, top):
     quantised = quantise_additive_cost(cost)
     check_budget(quantised, float(budget))
-    evaluator = Evaluator(objective, max_evals)
+    evaluator = Evaluator(objective, max_evals, label="picks")
     run(evaluator, quantised, float(budget), np.random.default_rng(seed))
     log.info("%s: %d evaluations, budget %g %s", run.__name__, evaluator.n_evals, budget, cost.unit)
     return evaluator.best(quantised, float(budget), top)
@@ -377,7 +408,7 @@ def search_front(
     if additive is not None:
         return exact_front(additive, cost)
     quantised = quantise_additive_cost(cost)
-    evaluator = Evaluator(objective, max_evals)
+    evaluator = Evaluator(objective, max_evals, label="front")
     run_refine_front(evaluator, quantised, np.random.default_rng(seed))
     costs = quantised.of_archs(evaluator.archs)
     keep = pareto_indices(costs, np.asarray(evaluator.values))
