@@ -28,6 +28,7 @@ from tasks.events import EVENT_ATTR
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s%(run_label)s: %(message)s"
 OUR_LOGGERS = ("ufo", "tasks", "flows", "schemas")
+SEARCH_PROGRESS_EVERY = 5.0  # seconds between a search's progress lines
 _STEP = re.compile(r"^(fit|holdout)-(\w+)$")
 _STATE = re.compile(r"^Finished in state (\w+)")
 
@@ -80,6 +81,7 @@ class View:
     fit_seconds: dict[str, float] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _progress: object = None
+    _progress_shown: dict = field(default_factory=dict)
     _bar: object = None
 
     # -- output ------------------------------------------------------------------------
@@ -177,6 +179,24 @@ class View:
             self.taus, self.holdout = dict(payload["taus"]), payload["holdout"]
         elif kind == "written":
             self.written = dict(payload)
+        elif kind == "search-progress":
+            self._search_progress(payload)
+
+    def _search_progress(self, payload: dict) -> None:
+        """One line per few seconds of a search: evaluations done of the budget, the best
+        goodness so far, and the time left at the rate measured so far."""
+        done, total, seconds = payload["done"], payload["total"], payload["seconds"]
+        last = self._progress_shown.get(payload["label"])
+        if last is not None and seconds - last < SEARCH_PROGRESS_EVERY and done < total:
+            return
+        self._progress_shown[payload["label"]] = seconds
+        left = ""
+        if done < total and seconds > 0:
+            left = f", about {_duration((total - done) * seconds / done)} left"
+        self.line(
+            f"  search ({payload['label']}): {done:,} of {total:,} evaluations, "
+            f"best so far {payload['best']:+.3f}{left}"
+        )
 
     def _advance(self) -> None:
         self.done_steps += 1
@@ -199,6 +219,14 @@ class View:
             detail = ", ".join(parts)
             text = f"  {task:<11} done ({finished}/{len(self.plan.tasks)})"
             self.line(text + (f": {detail}" if detail else ""))
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 class _ConsoleHandler(logging.Handler):

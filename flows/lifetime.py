@@ -63,13 +63,14 @@ def check_local_database() -> None:
         )
 
 
-def start_temporary_server_tied_to_us() -> None:
-    """Start Prefect's temporary server now, dying with this process; a no-op when the
-    user points PREFECT_API_URL at a server."""
+def start_temporary_server_tied_to_us() -> str:
+    """Start Prefect's temporary server now, dying with this process, and return the API
+    URL the run reports to: the user's PREFECT_API_URL when set (then no server starts),
+    else the temporary server's own (on 127.0.0.1)."""
     from prefect.settings import PREFECT_API_URL
 
     if PREFECT_API_URL.value():
-        return
+        return PREFECT_API_URL.value()
     # PDEATHSIG fires when the *thread* that forked the child ends: only the main thread
     # lives as long as the process.
     assert threading.current_thread() is threading.main_thread()
@@ -78,7 +79,7 @@ def start_temporary_server_tied_to_us() -> None:
 
     server = server_module.SubprocessASGIServer()  # the instance Prefect's clients use
     if server.running:
-        return
+        return server.api_url
     launch = server._run_uvicorn_command
 
     def launch_tied() -> subprocess.Popen:
@@ -87,6 +88,10 @@ def start_temporary_server_tied_to_us() -> None:
 
         def popen(*args, **kwargs):
             kwargs["preexec_fn"] = lambda: _die_with(parent)
+            # Its own session: a terminal's Ctrl-C goes to `ufo` alone, which stops the
+            # server itself (atexit, or PDEATHSIG on a hard exit) instead of the server
+            # printing its own shutdown tracebacks into our output.
+            kwargs["start_new_session"] = True
             return real_popen(*args, **kwargs)
 
         subprocess.Popen = popen  # only for this one call, on the main thread
@@ -97,3 +102,4 @@ def start_temporary_server_tied_to_us() -> None:
 
     server._run_uvicorn_command = launch_tied
     server.start()
+    return server.api_url

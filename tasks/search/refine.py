@@ -138,6 +138,7 @@ class Evaluator:
                 done=self.n_evals,
                 total=self.max_evals,
                 best=best,
+                seconds=now - self._started,
             ),
         )
 

@@ -119,9 +119,7 @@ def new_gpnas(c_flag: int = 2, m_flag: int = 2):
 
 class GPNASPredictor(Predictor):
     name = "gpnas"
-    description = (
-        "official baseline: paddleslim GPNAS(2,2), fast mode, seed encoding, raw rank targets"
-    )
+    description = "official baseline: paddleslim GPNAS(2,2), fast mode, the seed notebook's encoding, raw rank targets"
     encoding = "notebook"
     # GP-NAS regresses on the rank values themselves, as in the seed notebook.
     target = "raw"
