@@ -58,14 +58,14 @@ def _unique_names(names: list[str]) -> list[str]:
 def pair_budgets_and_tables(budgets: list[str], tables: list[str]) -> list[ChipSpec]:
     """Chips from repeated --budget and --latency-table options: the n-th table goes with
     the n-th latency budget; as many tables as latency budgets."""
+    if len(budgets) == 1 and len(tables) <= 1:  # one chip: today's single search, whose
+        return [ChipSpec("", budgets[0], tables[0] if tables else None)]  # check explains
     latency_budgets = [b for b in budgets if _is_latency(b)]
-    if len(tables) != len(latency_budgets) and not (len(budgets) == 1 and len(tables) == 1):
+    if len(tables) != len(latency_budgets):
         raise ParameterError(
             f"{len(latency_budgets)} latency budget(s) but {len(tables)} --latency-table "
             "option(s): give one table per latency budget, in the same order"
         )
-    if len(budgets) == 1:  # one chip: today's single search (a table with a params budget
-        return [ChipSpec("", budgets[0], tables[0] if tables else None)]  # is refused later)
     remaining = iter(tables)
     pairs = [(b, next(remaining) if _is_latency(b) else None) for b in budgets]
     names = _unique_names([_default_name(b, t) for b, t in pairs])
