@@ -95,13 +95,17 @@ def fit_shared_stats(predictor_name: str, train: TrainingSet) -> object | None:
     if not cls.uses_shared:
         return None
     started = time.perf_counter()
-    shared = cls.fit_shared(*complete_rows(predictor_name, train.features, train.all_labels()))
+    X, Y = complete_rows(predictor_name, train.features, train.all_labels())
+    shared = cls.fit_shared(X, Y)
     if shared is not None:
         logger.info(
-            "shared statistics for %s: %s in %.2f s",
+            "shared statistics for %s: %s in %.2f s%s",
             predictor_name,
             shared,
             time.perf_counter() - started,
+            f", from the {len(X)} of {len(train.features)} entries measured on every task"
+            if len(X) < len(train.features)
+            else "",
         )
     return shared
 

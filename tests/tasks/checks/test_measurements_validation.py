@@ -111,6 +111,12 @@ CASES = [
         "entry 'arch6': veri_score = True",
     ),
     (
+        "a score no float can hold",
+        lambda r: r["arch6"].__setitem__("veri_score", 10**400),
+        ("veri_score", "score is a finite number"),
+        "entry 'arch6': veri_score = 1000",
+    ),
+    (
         "the same arch measured twice, differently",
         lambda r: r["arch7"].__setitem__(ARCH_FIELD, r["arch8"][ARCH_FIELD]),
         ("arch", "no duplicate arch"),

@@ -130,6 +130,9 @@ def test_a_file_with_tasks_missing_runs_and_each_fit_reports_its_rows(tmp_path, 
     expected = {task: len(TRAIN_ARCHS) - len(LACKING.get(task, [])) for task in TASKS}
     assert {task: e["rows"] for task, e in events.items()} == expected
     lines = [r.getMessage() for r in caplog.records if "fitted" in r.getMessage()]
+    complete = len(TRAIN_ARCHS) - len(set(LACKING["cplfw"]) | set(LACKING["sop"]))
+    shared = [r.getMessage() for r in caplog.records if "shared statistics" in r.getMessage()]
+    assert shared[0].endswith(f", from the {complete} of 48 entries measured on every task")
     for task, rows in expected.items():
         assert any(
             line.startswith(f"{task}: fitted shared_relevance on {rows} archs") for line in lines
