@@ -28,6 +28,9 @@ TASK_GROUPS: dict[str, tuple[str, ...]] = {
     "product": ("sop",),
 }
 RANK_FIELDS: tuple[str, ...] = tuple(f"{task}_rank" for task in TASKS)
+# A training file of one's own measurements may give a task's measured metric instead of
+# its rank (higher = better); see tasks/files/measurements.py.
+SCORE_FIELDS: tuple[str, ...] = tuple(f"{task}_score" for task in TASKS)
 ARCH_FIELD = "arch"
 KEY_COLUMN = "key"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import csv
 import json
 from pathlib import Path
 
@@ -35,6 +37,48 @@ def write_json(path: Path, payload: object) -> Path:
     return path
 
 
+def rank_to_score(rank: int) -> float:
+    """A measured metric implying `rank` (strictly decreasing: rank 0 has the highest)."""
+    return 100.0 / (rank + 1.5)
+
+
+def as_scores(records: dict[str, dict], tasks: tuple[str, ...] | list[str]) -> dict[str, dict]:
+    """The same file with `<task>_rank` replaced by a `<task>_score` implying that rank."""
+    out = copy.deepcopy(records)
+    for entry in out.values():
+        for task in tasks:
+            if f"{task}_rank" in entry:
+                entry[f"{task}_score"] = rank_to_score(entry.pop(f"{task}_rank"))
+    return out
+
+
+def without_task(records: dict[str, dict], task: str, keys: list[str]) -> dict[str, dict]:
+    """The entries `keys` no longer measure `task`; the others' ranks become 0..m-1 in
+    the same order (a valid file of measurements)."""
+    out = copy.deepcopy(records)
+    field = f"{task}_rank"
+    for key in keys:
+        out[key].pop(field)
+    kept = sorted((entry[field], key) for key, entry in out.items() if field in entry)
+    for rank, (_, key) in enumerate(kept):
+        out[key][field] = rank
+    return out
+
+
+def write_csv(path: Path, records: dict[str, dict], keys: bool = True) -> Path:
+    """Records as a CSV of measurements: `key` (unless keys=False), `arch`, one column per
+    field any entry gives, an empty cell where an entry lacks it."""
+    fields = list(dict.fromkeys(f for entry in records.values() for f in entry))
+    header = (["key"] if keys else []) + fields
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for key, entry in records.items():
+            cells = [repr(v) if isinstance(v, float) else v for v in map(entry.get, fields)]
+            writer.writerow(([key] if keys else []) + ["" if c is None else c for c in cells])
+    return path
+
+
 def some_archs(n: int, seed: int = 0) -> list[str]:
     from schemas.search_space import sample_archs
 
@@ -46,10 +90,14 @@ __all__ = [
     "ARCH_J",
     "ARCH_K",
     "ARCH_L",
+    "as_scores",
     "encode_arch",
+    "rank_to_score",
     "some_archs",
     "unlabelled_records",
     "train_records",
+    "without_task",
+    "write_csv",
     "write_json",
 ]
 

@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from schemas.search_space import ARCH_FIELD, KEY_COLUMN, RANK_FIELDS, explain_arch_error
-from schemas.suites import ARCH_TEXT, EXPECTED_ARCH, EXPECTED_KEY, FileKind, build_suite, int_column
+from schemas.search_space import (
+    ARCH_FIELD,
+    KEY_COLUMN,
+    RANK_FIELDS,
+    SCORE_FIELDS,
+    explain_arch_error,
+)
+from schemas.suites import (
+    ARCH_TEXT,
+    EXPECTED_ARCH,
+    EXPECTED_KEY,
+    MEASUREMENTS,
+    FileKind,
+    Layout,
+    build_suite,
+    finite_column,
+    given_column,
+    int_column,
+)
 from tasks.events import event
+from tasks.files.measurements import given, is_competition_layout, task_fields
 
 logger = logging.getLogger(__name__)
 MAX_EXAMPLES = 5
@@ -34,6 +53,7 @@ class ValidationReport:
     source: str
     n_rows: int
     results: list[RuleResult]
+    suite: str = ""  # "measurements" for a train file not in the competition's layout
 
     @property
     def success(self) -> bool:
@@ -46,8 +66,9 @@ class ValidationReport:
     def to_text(self) -> str:
         """The file, then per broken rule its field, what was expected, how many entries
         broke it and, for a few of them, the entry key and the value found."""
+        read_as = ", read as measurements" if self.suite == MEASUREMENTS else ""
         head = (
-            f"{self.source} ({self.kind} file, {self.n_rows} entries): "
+            f"{self.source} ({self.kind} file{read_as}, {self.n_rows} entries): "
             f"{len(self.results) - len(self.failures)}/{len(self.results)} rules passed"
         )
         lines = [head]
@@ -102,6 +123,23 @@ def _as_int(value: object) -> object:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _arch_text(prepared: pd.DataFrame) -> pd.Series:
+    """The arch where it is a string, else null (the Arrow column as it is)."""
+    if ARCH_FIELD not in prepared:
+        return pd.Series([None] * len(prepared), dtype=object)
+    if isinstance(prepared[ARCH_FIELD].dtype, pd.StringDtype):
+        return prepared[ARCH_FIELD]
+    arch = prepared[ARCH_FIELD]
+    return pd.Series([a if isinstance(a, str) else None for a in arch], dtype=object)
+
+
+def _int_values(values: pd.Series) -> pd.Series:
+    """The values that are integers, else null (an int64 column as it is)."""
+    if values.dtype == np.int64:
+        return values
+    return pd.to_numeric(pd.Series([_as_int(v) for v in values], dtype=object), errors="coerce")
+
+
 def prepare_frame(
     frame: pd.DataFrame, kind: FileKind, reference: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -110,23 +148,10 @@ def prepare_frame(
     shared, not copied: a million-row frame costs no more to check than to hold."""
     prepared = frame.copy(deep=False)  # copy-on-write: the new columns never reach `frame`
     n = len(prepared)
-    if ARCH_FIELD not in prepared:
-        prepared[ARCH_TEXT] = pd.Series([None] * n, dtype=object)
-    elif isinstance(prepared[ARCH_FIELD].dtype, pd.StringDtype):
-        prepared[ARCH_TEXT] = prepared[ARCH_FIELD]
-    else:
-        arch = prepared[ARCH_FIELD]
-        prepared[ARCH_TEXT] = pd.Series(
-            [a if isinstance(a, str) else None for a in arch], dtype=object
-        )
+    prepared[ARCH_TEXT] = _arch_text(prepared)
     for f in RANK_FIELDS:
-        if f in prepared and prepared[f].dtype == np.int64:
-            prepared[int_column(f)] = prepared[f]
-            continue
         values = prepared[f] if f in prepared else pd.Series([None] * n, dtype=object)
-        prepared[int_column(f)] = pd.to_numeric(
-            pd.Series([_as_int(v) for v in values], dtype=object), errors="coerce"
-        )
+        prepared[int_column(f)] = _int_values(values)
     if kind == "submission":
         if reference is None:
             raise ValueError("validating a submission needs the test file it answers")
@@ -144,6 +169,39 @@ def prepare_frame(
     return prepared
 
 
+def _is_finite_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float: not a usable score
+        return False
+
+
+def prepare_measurements(frame: pd.DataFrame, layout: Layout) -> pd.DataFrame:
+    """The measurements suite's frame: the task fields the layout names (a field no entry
+    gives is dropped: the JSON reader holds every rank field), the other fields as
+    written, and the derived columns (see schemas.suites)."""
+    used = [f for counts in layout.values() for f in counts]
+    unused = [f for f in (*RANK_FIELDS, *SCORE_FIELDS) if f in frame and f not in used]
+    prepared = frame.drop(columns=unused)  # a new frame: the columns added never reach `frame`
+    prepared[ARCH_TEXT] = _arch_text(prepared)
+    for name in used:
+        if name not in prepared:  # no entry gives the task: the suite says so
+            prepared[name] = pd.Series([None] * len(prepared), dtype=object)
+        mask = given(prepared[name])
+        prepared[given_column(name)] = mask.astype(np.int64)
+        if name in RANK_FIELDS:
+            prepared[int_column(name)] = _int_values(prepared[name])
+        else:
+            finite = [
+                _is_finite_number(v) if m else None
+                for v, m in zip(prepared[name], mask, strict=True)
+            ]
+            prepared[finite_column(name)] = pd.Series(finite, dtype=object)
+    return prepared
+
+
 _GX_LOCK = threading.Lock()
 
 
@@ -157,7 +215,7 @@ def _skip_gx_fingerprint() -> None:
         pandas_execution_engine.HASH_THRESHOLD = 0
 
 
-def _run_suite(prepared: pd.DataFrame, kind: FileKind, n_rows: int):
+def _run_suite(prepared: pd.DataFrame, kind: FileKind, n_rows: int, layout: Layout | None = None):
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -175,7 +233,7 @@ def _run_suite(prepared: pd.DataFrame, kind: FileKind, n_rows: int):
         )
         batch = batch_definition.get_batch(batch_parameters={"dataframe": prepared})
         return batch.validate(
-            build_suite(kind, n_rows),
+            build_suite(kind, n_rows, layout),
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": MAX_EXAMPLES},
         )
 
@@ -237,6 +295,8 @@ def _to_rule_result(result, keys: _Keys, prepared: pd.DataFrame) -> RuleResult:
         detail = (
             f"found {body.get('observed_value')} entries, expected {config.kwargs.get('value')}"
         )
+    elif not result.success and config.type == "expect_column_sum_to_be_between":
+        detail = f"measured on {body.get('observed_value')} entries"
     elif not result.success and not body:
         detail = _exception_detail(result) or "the rule could not be evaluated"
     return RuleResult(
@@ -257,15 +317,28 @@ def validate_frame(
     reference: pd.DataFrame | None = None,
 ) -> ValidationReport:
     """Check a frame from tasks.files.reading.read_competition_file against the suite for `kind`.
-    A submission is checked against `reference`, the test file it answers."""
+    A submission is checked against `reference`, the test file it answers. A train file
+    not in the competition's layout (some entry lacks a task, or a task is given as a
+    score) is checked as measurements."""
     n_rows = len(reference) if kind == "submission" and reference is not None else len(frame)
-    prepared = prepare_frame(frame, kind, reference)
-    outcome = _run_suite(prepared, kind, n_rows)
+    suite, layout = kind, None
+    if kind == "train" and not is_competition_layout(frame):
+        suite, layout = MEASUREMENTS, task_fields(frame)
+        prepared = prepare_measurements(frame, layout)
+    else:
+        prepared = prepare_frame(frame, kind, reference)
+    outcome = _run_suite(prepared, suite, n_rows, layout)
     keys = _Keys(prepared[KEY_COLUMN])
     results = [_to_rule_result(r, keys, prepared) for r in outcome.results]
     # GX does not keep suite order; a stable order makes reports comparable.
     results.sort(key=lambda r: (r.success, r.field, r.rule))
-    report = ValidationReport(kind=kind, source=source, n_rows=len(frame), results=results)
+    report = ValidationReport(
+        kind=kind,
+        source=source,
+        n_rows=len(frame),
+        results=results,
+        suite=MEASUREMENTS if suite == MEASUREMENTS else "",
+    )
     logger.info(
         "%s",
         report.to_text().splitlines()[0],

@@ -1,5 +1,6 @@
 """Reading competition JSON files (the strict whole-file parser; streaming.py reads
-well-formed files in blocks).
+well-formed files in blocks), and training files of measurements (JSON here, CSV in
+measurements.py).
 
 Problems a DataFrame cannot show (not JSON, not an object, an entry that is not an
 object, a duplicate JSON key, NaN, booleans as ranks) are caught here; everything else
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from schemas.search_space import ARCH_FIELD, KEY_COLUMN, RANK_FIELDS
+from schemas.search_space import ARCH_FIELD, KEY_COLUMN, RANK_FIELDS, SCORE_FIELDS
 from tasks.errors import InputFileError
+from tasks.files.measurements import parse_measurements_csv
 from tasks.files.streaming import stream_well_formed
 
 MAX_EXAMPLES = 5
@@ -149,7 +151,7 @@ def parse_competition_json(text: str, source: str = "<input>") -> dict[str, dict
     if not data:
         raise InputFileError(f"{source}: the file holds no archs")
     not_objects = [k for k, v in data.items() if not isinstance(v, dict)]
-    competition_fields = {ARCH_FIELD, *RANK_FIELDS}
+    competition_fields = {ARCH_FIELD, *RANK_FIELDS, *SCORE_FIELDS}
     if not any(isinstance(v, dict) and competition_fields & v.keys() for v in data.values()):
         # Not a competition file at all (a config, a secrets file): say so without quoting
         # any of its keys or values, which would reach logs and artifacts.
@@ -195,7 +197,8 @@ def records_to_frame(data: dict[str, dict]) -> pd.DataFrame:
 
 
 def read_competition_file(path: Path) -> tuple[pd.DataFrame, str]:
-    """Read a competition JSON file; return its rows and the sha256 of its bytes.
+    """Read a competition JSON file, or a CSV file of measurements (by its `.csv` suffix);
+    return its rows and the sha256 of its bytes.
 
     A well-formed file (every entry has exactly the arch and the eight ranks, as a string
     and integers) is streamed in blocks into compact columns, so memory follows the
@@ -206,6 +209,8 @@ def read_competition_file(path: Path) -> tuple[pd.DataFrame, str]:
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: no such file")
+    if path.suffix.lower() == ".csv":
+        return _read_measurements_csv(path)
     streamed = stream_well_formed(path)
     if streamed is not None:
         return streamed
@@ -215,4 +220,15 @@ def read_competition_file(path: Path) -> tuple[pd.DataFrame, str]:
     except UnicodeDecodeError as exc:
         raise InputFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     frame = records_to_frame(parse_competition_json(text, source=str(path)))
+    return frame, hashlib.sha256(raw).hexdigest()
+
+
+def _read_measurements_csv(path: Path) -> tuple[pd.DataFrame, str]:
+    """A CSV file of measurements, into the frame the JSON reader gives."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")  # a spreadsheet's export may start with a BOM
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    frame = records_to_frame(parse_measurements_csv(text, source=str(path)))
     return frame, hashlib.sha256(raw).hexdigest()

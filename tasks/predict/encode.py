@@ -19,8 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas.encodings import get_encoding
+from schemas.search_space import SCORE_FIELDS
 from tasks.events import event
 from tasks.files.atomic import atomic_target
+from tasks.files.measurements import given, is_competition_layout, ranks_from_scores, task_fields
 
 logger = logging.getLogger(__name__)
 _META_KEY = b"ufo_encoding"
@@ -187,11 +189,35 @@ def compact_features(features: np.ndarray) -> np.ndarray:
 
 
 def training_set(frame, features: np.ndarray):
-    """The fits' input: compact features and every task's ranks from a validated frame."""
+    """The fits' input: compact features and every task's ranks from a validated frame.
+    A file of measurements gives each task on the entries that measure it: their ranks,
+    or ranks from their scores (tasks.files.measurements.ranks_from_scores), and, when
+    some entry lacks the task, which rows those are."""
     from schemas.search_space import TASKS
     from tasks.predict.fitting import TrainingSet
 
-    ranks = {task: frame[f"{task}_rank"].to_numpy(dtype=np.int64) for task in TASKS}
-    for values in ranks.values():
+    if is_competition_layout(frame):
+        ranks = {task: frame[f"{task}_rank"].to_numpy(dtype=np.int64) for task in TASKS}
+        rows = {}
+    else:
+        ranks, rows = _measured_ranks(frame)
+    for values in [*ranks.values(), *rows.values()]:
         values.setflags(write=False)
-    return TrainingSet(compact_features(features), ranks)
+    return TrainingSet(compact_features(features), ranks, rows)
+
+
+def _measured_ranks(frame) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Each task's ranks on the entries that measure it, and those entries' rows for a
+    task some entry lacks (a task every entry measures has no rows entry)."""
+    ranks, rows = {}, {}
+    for task, counts in task_fields(frame).items():
+        (field,) = counts  # validated: one field per task
+        mask = given(frame[field])
+        values = frame[field][mask].to_numpy()
+        if field in SCORE_FIELDS:
+            ranks[task] = ranks_from_scores(values.astype(np.float64))
+        else:
+            ranks[task] = values.astype(np.int64)
+        if not mask.all():
+            rows[task] = np.flatnonzero(mask)
+    return ranks, rows

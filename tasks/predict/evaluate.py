@@ -11,9 +11,9 @@ import pandas as pd
 from scipy.stats import kendalltau
 
 from schemas.search_space import TASKS
-from tasks.errors import HoldoutError
+from tasks.errors import HoldoutError, ParameterError
 from tasks.events import event
-from tasks.predict.predictors import get_predictor_class, make_predictor
+from tasks.predict.predictors import PREDICTORS, get_predictor_class, make_predictor
 from tasks.predict.predictors.base import Predictor
 
 logger = logging.getLogger(__name__)
@@ -82,12 +82,41 @@ def kendall_tau(scores: np.ndarray, truth: np.ndarray) -> float:
     return float(tau)
 
 
+# Predictor.fit_shared's minimum.
+MIN_SHARED_ROWS = 4
+
+
+def complete_rows(
+    predictor_name: str, X: np.ndarray, all_labels: np.ndarray, where: str = "training entries"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows shared statistics are computed from: those that measure every task (NaN
+    in `all_labels` marks a task an entry does not measure), that is every row of a
+    competition file. Fewer than MIN_SHARED_ROWS such rows: a ParameterError naming the
+    counts and the predictors that share nothing."""
+    labels = np.asarray(all_labels)
+    if labels.dtype.kind != "f":
+        return X, labels
+    complete = np.isfinite(labels).all(axis=1)
+    if complete.all():
+        return X, labels
+    if complete.sum() < MIN_SHARED_ROWS:
+        others = sorted(name for name, cls in PREDICTORS.items() if not cls.uses_shared)
+        raise ParameterError(
+            f"predictor {predictor_name!r} learns statistics shared by all tasks from the "
+            f"entries measured on every task, and {int(complete.sum())} of the "
+            f"{len(labels)} {where} are (it needs at least {MIN_SHARED_ROWS}): measure more "
+            f"archs on all {labels.shape[1]} tasks, or choose a predictor that fits each task "
+            f"on its own ({', '.join(others)})"
+        )
+    return X[complete], labels[complete]
+
+
 def fold_shared(
     predictor_name: str, X: np.ndarray, all_labels: np.ndarray | None, train_idx: np.ndarray
 ) -> object | None:
     """The predictor's cross-task statistics (`fit_shared`) from the fold's training rows
-    only: every task's labels on `train_idx`, never a held-out row's. None for a
-    predictor without any."""
+    only: every task's labels on `train_idx`, never a held-out row's (and of those, the
+    rows that measure every task). None for a predictor without any."""
     cls = get_predictor_class(predictor_name)
     if not cls.uses_shared:
         return None
@@ -96,7 +125,13 @@ def fold_shared(
             f"predictor {predictor_name!r} shares statistics across tasks: pass every "
             "task's labels (all_labels, shape (n, tasks))"
         )
-    return cls.fit_shared(X[train_idx], np.asarray(all_labels)[train_idx])
+    X_fold, labels = complete_rows(
+        predictor_name,
+        X[train_idx],
+        np.asarray(all_labels)[train_idx],
+        "training entries of a fold",
+    )
+    return cls.fit_shared(X_fold, labels)
 
 
 def fit_and_score(
@@ -137,12 +172,21 @@ def fold_taus(
 def evaluate_predictor(
     predictor_name: str, X: np.ndarray, ranks: np.ndarray, holdout: Holdout, holdout_seed: int = 0
 ) -> pd.DataFrame:
-    """One row per fold, one column per task plus `average`. `ranks` is (n, 8) in TASKS order."""
+    """One row per fold, one column per task plus `average`. `ranks` is (n, 8) in TASKS
+    order, NaN where an entry does not measure a task: each task is evaluated on the rows
+    that measure it."""
     per_task = {}
     for t, task in enumerate(TASKS):
-        per_task[task] = fold_taus(
-            predictor_name, X, ranks[:, t], holdout, holdout_seed, all_labels=ranks
-        )
+        measured = np.isfinite(ranks[:, t])
+        if measured.all():
+            per_task[task] = fold_taus(
+                predictor_name, X, ranks[:, t], holdout, holdout_seed, all_labels=ranks
+            )
+        else:
+            rows = np.flatnonzero(measured)
+            per_task[task] = fold_taus(
+                predictor_name, X[rows], ranks[rows, t], holdout, holdout_seed, ranks[rows]
+            )
         tau = float(np.mean(per_task[task]))
         logger.info(
             "%s: mean Kendall tau %.4f over %d folds",

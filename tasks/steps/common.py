@@ -67,7 +67,9 @@ def _encode(frame: pd.DataFrame, predictor: str, label: str) -> tuple[np.ndarray
 def encode_training(frame: pd.DataFrame, predictor: str) -> tuple[fitting.TrainingSet, str]:
     """The training set the fits need, and a note on the Parquet cache for the summary."""
     features, note = _encode(frame, predictor, "train")
-    return encode.training_set(frame, features), note
+    training = encode.training_set(frame, features)
+    fitting.require_fittable(predictor, training)
+    return training, note
 
 
 @task(name="encode-archs", task_run_name="encode-test")

@@ -36,12 +36,6 @@ def _mutate(fn):
 
 CASES = [
     (
-        "missing rank field",
-        lambda r: r["arch2"].pop("sop_rank"),
-        ("sop_rank", "rank field is present in every entry"),
-        "arch2",
-    ),
-    (
         "rank is a float",
         lambda r: r["arch2"].__setitem__("veri_rank", 1.5),
         ("veri_rank", "rank is an integer"),
@@ -114,13 +108,25 @@ def test_unknown_field_is_named_in_the_report():
     assert "unknown fields ['flops']" in report.to_text()
 
 
-def test_rank_field_missing_everywhere_is_reported_for_every_entry():
+def test_an_entry_without_a_rank_makes_a_file_of_measurements_whose_gap_is_named():
+    # Issue 18: an entry may lack a task; the others' ranks must then be 0..m-1.
+    records = _train()
+    best = next(k for k, e in records.items() if e["sop_rank"] == 0)
+    worst = next(k for k, e in records.items() if e["sop_rank"] == len(ARCHS) - 1)
+    records[best].pop("sop_rank")  # ranks 1..5 are left: 0 is a gap
+    report, failures = _failures(records)
+    assert report.to_text().startswith("f.json (train file, read as measurements, 6 entries)")
+    assert failures == {("sop_rank", "ranks of the 5 entries measured on sop are within 0..4")}
+    assert f"entry {worst!r}: sop_rank = 5" in report.to_text()
+
+
+def test_rank_field_missing_everywhere_is_reported_as_a_task_nobody_measured():
     records = _train()
     for entry in records.values():
         entry.pop("dukemtmc_rank")
     report, failures = _failures(records)
-    failure = next(f for f in report.failures if f.field == "dukemtmc_rank")
-    assert failure.rule == "rank field is present in every entry" and failure.unexpected_count == 6
+    assert failures == {("dukemtmc_rank", "dukemtmc is measured on at least 4 entries")}
+    assert "(measured on 0 entries)" in report.to_text()
 
 
 def test_test_file_rules():
