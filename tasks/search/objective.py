@@ -1,19 +1,11 @@
 """What the search maximises: predicted goodness of archs, for one task or several.
 
-<<<<<<< HEAD
-An `Objective` wraps fitted predictors (one per task, all on one encoding). Its
-`goodness` is one task's goodness (tasks.predict.predictors.base.goodness of the predictor's
-scores), or, for "all", the weighted mean over tasks of each task's goodness
-standardised with the mean and std of that task's goodness on the training archs (so
-no task dominates because its scores happen to spread wider).
-=======
 An `Objective` wraps fitted predictors (one per task, all on one encoding) and an
 objective spec (schemas/objectives.py: a task, a group, "all" or a weighted list). For
 one task its `goodness` is that task's goodness (tasks.predict.predictors.base.goodness of the
 predictor's scores), as it is. For several it is the weighted mean over the chosen tasks
 of each task's goodness standardised with the mean and std of that task's goodness on
 the training archs (so no task dominates because its scores happen to spread wider).
->>>>>>> export
 
 When every predictor the objective uses is additive on the one-hot encoding (ridge),
 `additive()` returns the objective as an `AdditiveScore`: a term per depth plus a term
