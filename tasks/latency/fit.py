@@ -1,5 +1,9 @@
 """A latency table fitted by non-negative least squares to measured whole sub-networks,
-with its leave-one-out error."""
+with its leave-one-out error, and warnings for a fit that is legal but suspicious.
+
+Every fitted term is at most the largest measurement (a term above it could be lowered to
+fit every arch holding it better), so a fit of measurements the reader accepted is
+within the table's limit (tasks/safety/limits.py)."""
 
 from __future__ import annotations
 
@@ -32,6 +36,27 @@ class LatencyFit:
     heldout_max_abs_pct: float
     heldout_worst_arch: str
     fit_mean_abs_pct: float  # in-sample, for comparison
+    warnings: tuple[str, ...] = ()  # legal but suspicious: printed, not refused
+
+
+def fit_warnings(
+    measurements: dict[str, float], table: AdditiveCost, source: object
+) -> tuple[str, ...]:
+    """Measurements that fit but say little: every one the same, or no layer costing anything."""
+    values = set(measurements.values())
+    if len(values) == 1:
+        return (
+            f"{source}: all {len(measurements)} measurements are {values.pop():g} ms, whatever "
+            "the sub-network: the fitted table puts everything in the fixed part and 0 ms in "
+            "every layer, so a latency budget cannot tell sub-networks apart; check how they "
+            "were timed",
+        )
+    if not any(table.per_kind):
+        return (
+            f"{source}: every layer kind fitted to 0 ms (all the latency is in the fixed "
+            "part), so a latency budget cannot tell sub-networks apart; check the measurements",
+        )
+    return ()
 
 
 def _design_matrix(archs: Sequence[str]) -> np.ndarray:
@@ -96,6 +121,7 @@ def fit_latency_table(
         heldout_max_abs_pct=float(heldout_pct.max()),
         heldout_worst_arch=archs[int(heldout_pct.argmax())],
         fit_mean_abs_pct=float(fit_pct.mean()),
+        warnings=fit_warnings(measurements, table, source),
     )
 
 
