@@ -92,6 +92,20 @@ def user_fixable_write_errors(path: Path) -> Iterator[None]:
         raise OutputError(f"could not write {path}: {exc.strerror}; nothing was replaced") from None
 
 
+def make_parents(path: Path) -> None:
+    """Create `path`'s folder and its missing parents; a file in the way is one OutputError."""
+    folder = Path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocking = folder
+        while not blocking.exists() and blocking != blocking.parent:
+            blocking = blocking.parent
+        raise OutputError(
+            f"could not write {path}: {blocking} is not a folder; nothing was replaced"
+        ) from None
+
+
 def _create_exclusive(folder: Path, prefix: str) -> Path:
     """Create a new empty file `folder/prefix<random>` (never an existing one)."""
     for _ in range(100):
@@ -143,7 +157,7 @@ def atomic_target(path: Path) -> Iterator[Path]:
     tmp = None
     try:
         with atomic.user_fixable_write_errors(path):
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_parents(path)
             # A recognisable name with our pid: a later run removes it if we are killed.
             # Mode 0666 at creation, so the kernel applies the umask (mkstemp's 0600 would
             # need a chmod, and reading the umask means changing it under other threads).

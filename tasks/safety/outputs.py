@@ -155,7 +155,7 @@ def write_outputs(
         for path, payload in payloads.items():
             path = Path(path)
             with atomic.user_fixable_write_errors(path):
-                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic.make_parents(path)
                 staged[path] = atomic.create_temp_beside(path)
                 with open(staged[path], "wb") as handle:
                     handle.write(payload)

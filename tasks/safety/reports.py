@@ -300,7 +300,7 @@ def staged_report(
     staging = None
     try:
         with atomic.user_fixable_write_errors(out_dir):
-            out_dir.mkdir(parents=True, exist_ok=True)
+            atomic.make_parents(out_dir / CURRENT)
             staging = _new_staging(out_dir)
         yield staging
         with atomic.user_fixable_write_errors(out_dir):
