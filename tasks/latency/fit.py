@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import nnls
@@ -22,6 +23,7 @@ from schemas.costs import (
     kind_matrix,
 )
 from tasks.latency.table import MIN_MEASUREMENTS, UNIT, LatencyFileError
+from tasks.safety import outputs
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,16 @@ def fit_warnings(measurements: dict[str, float], source: object) -> tuple[str, .
             "were timed",
         )
     return ()
+
+
+def check_fit_latency_output(
+    measurements: Path, out: Path, *, replace_any: bool, hint: str = outputs.REPLACE_HINT_CLI
+) -> None:
+    """Before the fit (`ufo fit-latency`): --out can be written, is not --measurements
+    under any name nor a device, and unless `replace_any` (--force) is absent or ufo's."""
+    outputs.check_file_outputs(
+        {"--out": out}, inputs={"--measurements": measurements}, replace_any=replace_any, hint=hint
+    )
 
 
 def _design_matrix(archs: Sequence[str]) -> np.ndarray:

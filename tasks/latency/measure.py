@@ -286,6 +286,37 @@ def check_measure_parameters(
         raise ParameterError("; ".join(problems))
 
 
+def check_measure_latency(
+    image_size: int,
+    repeats: int,
+    check_archs: int,
+    clock: str,
+    out: Path,
+    measurements_out: Path | None,
+    *,
+    replace_any: bool,
+    hint: str = outputs.REPLACE_HINT_CLI,
+) -> None:
+    """Everything `ufo measure-latency` checks before it measures, as one ParameterError:
+    check_measure_parameters, and the two outputs (writable, two different regular
+    files, unless `replace_any` (--force) absent or ufo's)."""
+    problems = []
+    for check in (
+        lambda: check_measure_parameters(image_size, repeats, check_archs, clock),
+        lambda: outputs.check_file_outputs(
+            {"--out": out, "--measurements-out": measurements_out},
+            replace_any=replace_any,
+            hint=hint,
+        ),
+    ):
+        try:
+            check()
+        except ParameterError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ParameterError("; ".join(problems))
+
+
 def write_measured_latency(
     measured: LatencyMeasurement,
     out: Path,

@@ -17,7 +17,9 @@ from tasks import paths
 from tasks.checks.parameters import ensure_demo_files, predictor_problems
 from tasks.errors import ParameterError
 from tasks.latency.table import read_latency_table_and_size
+from tasks.safety import outputs
 from tasks.search.budget import Budget, cost_for, parse_budget, require_reachable
+from tasks.search.report import REPORT_FILES
 
 # `ufo search` and the ufo-search flow share these defaults.
 DEFAULT_SEARCH_OBJECTIVE = "all"
@@ -164,4 +166,20 @@ def check_search_parameters(
         image_size=image_size,
         max_evals=max_evals,
         warnings=_warnings(table, measured_at, image_size, top, max_evals),
+    )
+
+
+def check_search_output(
+    run: SearchParameters, *, replace_any: bool, hint: str = outputs.REPLACE_HINT_CLI
+) -> None:
+    """Before any work, after check_search_parameters: the report folder can receive the
+    report (writable, room, not a file), none of its files is the training file or the
+    latency table, and unless `replace_any` (--force) each report file there is ufo's.
+    Removes what killed report writers left there. Raises one ParameterError."""
+    outputs.check_report_output(
+        run.out,
+        REPORT_FILES,
+        inputs={"train": run.train, "latency table": run.latency_table},
+        replace_any=replace_any,
+        hint=hint,
     )

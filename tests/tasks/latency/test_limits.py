@@ -13,7 +13,7 @@ from schemas.costs import MAX_IMAGE_SIZE, N_KINDS, AdditiveCost
 from schemas.search_space import sample_archs
 from tasks.errors import OutputError, ParameterError
 from tasks.latency import measure
-from tasks.latency.fit import fit_latency_table
+from tasks.latency.fit import check_fit_latency_output, fit_latency_table
 from tasks.latency.measure import LatencyMeasurement, NetworkCheck, check_measure_parameters
 from tasks.latency.table import (
     KIND_LABELS,
@@ -170,3 +170,21 @@ def test_a_measured_table_and_its_measurements_are_written_together_or_not_at_al
     measure.write_measured_latency(measured, table, measurements, replace_any=False)
     assert read_latency_table(table).per_kind == TABLE.per_kind
     assert json.loads(measurements.read_text()) == {arch: 100.0}
+
+
+def test_fit_latency_never_writes_over_its_own_measurements(tmp_path):
+    measurements = tmp_path / "m.json"
+    measurements.write_text("{}")
+    with pytest.raises(ParameterError, match="--out .* is the --measurements file"):
+        check_fit_latency_output(measurements, tmp_path / "." / "m.json", replace_any=True)
+    check_fit_latency_output(measurements, tmp_path / "t.json", replace_any=False)
+
+
+def test_measure_latency_names_every_problem_before_measuring(tmp_path):
+    out = tmp_path / "t.json"
+    with pytest.raises(ParameterError) as raised:
+        measure.check_measure_latency(256, 0, 2, "cpu", out, out, replace_any=True)
+    message = str(raised.value)
+    assert "--repeats must be >= 1" in message
+    assert "--out and --measurements-out are one file" in message
+    measure.check_measure_latency(256, 3, 2, "cpu", out, tmp_path / "m.json", replace_any=False)

@@ -9,7 +9,7 @@ from schemas.costs import MAX_IMAGE_SIZE
 from tasks.errors import ParameterError
 from tasks.latency.table import latency_table_document, read_latency_table
 from tasks.safety.limits import MAX_COST_TERM
-from tasks.search.parameters import check_search_parameters
+from tasks.search.parameters import check_search_output, check_search_parameters
 from tests.factories import ARCH_J, train_records, write_json
 
 EXAMPLE_TABLE = Path(__file__).resolve().parents[3] / "data" / "examples" / "latency_table_cpu.json"
@@ -112,3 +112,18 @@ def test_inputs_beyond_the_search_arithmetic_are_refused_before_any_work(tmp_pat
         _check(train, budget="latency=300ms", latency_table=tmp_path / "huge.json")
     assert "entry 'heads12-mlp4.0', field 'layers'" in str(raised.value)
     assert f"at most {MAX_COST_TERM} ms" in str(raised.value)
+
+
+def test_the_report_folder_is_checked_before_any_work(tmp_path, train):
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "picks.json").write_text("[]")  # the user's own
+    run = _check(train, out=out)
+    with pytest.raises(ParameterError, match="picks.json exists and was not written by ufo"):
+        check_search_output(run, replace_any=False)
+    check_search_output(run, replace_any=True)  # --force
+    renamed = train.parent / "front.json"
+    train.rename(renamed)
+    as_input = _check(renamed, out=train.parent)
+    with pytest.raises(ParameterError, match=r"front\.json is the train file"):
+        check_search_output(as_input, replace_any=True)
