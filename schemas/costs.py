@@ -86,11 +86,26 @@ def mlp_hidden(ratio: float) -> int:
     return int(EMBED_DIM * ratio)
 
 
+# The largest image size accepted: 16x UFO's 256, 65,537 tokens. Costs stay exact there
+# with room to spare (the largest sub-network's 8.6e13 MACs are whole numbers far below
+# the 6.9e14 a cost term may be, tasks/safety/limits.py, which a layer's MACs pass at
+# 13,104 px), and it is beyond any deployment of a 16-pixel-patch ViT: attention alone
+# then needs 12 x 65,537^2 floats, 206 GB, per layer. 100,000 px asked 112 GiB for the
+# position embedding alone and overflowed the exact MAC sums.
+MAX_IMAGE_SIZE = 4096
+
+
 def n_tokens(image_size: int = DEFAULT_IMAGE_SIZE) -> int:
     """Patch tokens plus the class token."""
-    if not isinstance(image_size, int) or image_size < PATCH_SIZE or image_size % PATCH_SIZE:
+    if (
+        not isinstance(image_size, int)
+        or isinstance(image_size, bool)
+        or not PATCH_SIZE <= image_size <= MAX_IMAGE_SIZE
+        or image_size % PATCH_SIZE
+    ):
         raise ValueError(
-            f"image size must be a positive multiple of the patch size {PATCH_SIZE}, got {image_size!r}"
+            f"image size must be a positive multiple of the patch size {PATCH_SIZE}, "
+            f"at most {MAX_IMAGE_SIZE}, got {image_size!r}"
         )
     return (image_size // PATCH_SIZE) ** 2 + 1
 

@@ -1,8 +1,10 @@
 """Files written whole or not at all: a temporary file beside the target, renamed over it.
 
 Temporary files are named `.<name>.ufo-tmp-<pid>-<random>`; one whose writer process is
-gone is stale, and removed by the next run writing beside it. Disk and permission errors
-the user can fix become one OutputError."""
+gone is stale, and removed by the next run writing beside it (temporary symlinks, which
+tasks/safety/reports.py renames into place, too). A target that exists and is not a
+regular file (a device such as /dev/full, a folder, a FIFO) is never replaced. Disk and
+permission errors the user can fix become one OutputError."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import hashlib
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,7 +37,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -48,7 +51,7 @@ _TEMP_PID = re.compile(re.escape(TEMP_MARK) + r"(\d+)-")
 
 
 def remove_stale_temps(folder: Path) -> list[Path]:
-    """Remove our temporary files in `folder` whose writing process is gone."""
+    """Remove our temporary files and symlinks in `folder` whose writing process is gone."""
     removed = []
     try:
         candidates = [p for p in Path(folder).iterdir() if TEMP_MARK in p.name]
@@ -56,7 +59,8 @@ def remove_stale_temps(folder: Path) -> list[Path]:
         return removed
     for candidate in candidates:
         match = _TEMP_PID.search(candidate.name)
-        if match and candidate.is_file() and not _pid_alive(int(match.group(1))):
+        ours = candidate.is_symlink() or candidate.is_file()
+        if match and ours and not pid_alive(int(match.group(1))):
             with contextlib.suppress(OSError):
                 candidate.unlink()
                 removed.append(candidate)
@@ -88,6 +92,20 @@ def user_fixable_write_errors(path: Path) -> Iterator[None]:
         raise OutputError(f"could not write {path}: {exc.strerror}; nothing was replaced") from None
 
 
+def make_parents(path: Path) -> None:
+    """Create `path`'s folder and its missing parents; a file in the way is one OutputError."""
+    folder = Path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocking = folder
+        while not blocking.exists() and blocking != blocking.parent:
+            blocking = blocking.parent
+        raise OutputError(
+            f"could not write {path}: {blocking} is not a folder; nothing was replaced"
+        ) from None
+
+
 def _create_exclusive(folder: Path, prefix: str) -> Path:
     """Create a new empty file `folder/prefix<random>` (never an existing one)."""
     for _ in range(100):
@@ -106,15 +124,40 @@ def create_temp_beside(path: Path) -> Path:
     return _create_exclusive(Path(path).parent, atomic.temp_prefix(Path(path)))
 
 
+def special_file_kind(path: Path) -> str | None:
+    """What `path` is when it exists and is not a regular file (nor a symlink), else None."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((kind for test, kind in kinds if test(mode)), None)
+
+
+def refuse_special_target(path: Path) -> None:
+    """A device, folder, FIFO or socket is never replaced by a file (as root, os.replace
+    would swap /dev/full for a regular file)."""
+    kind = special_file_kind(path)
+    if kind is not None:
+        raise OutputError(f"could not write {path}: it is {kind}, not a file; nothing was replaced")
+
+
 @contextmanager
 def atomic_target(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path` in one step,
     on any error it is removed and `path` is left as it was."""
     path = Path(path)
+    refuse_special_target(path)
     tmp = None
     try:
         with atomic.user_fixable_write_errors(path):
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_parents(path)
             # A recognisable name with our pid: a later run removes it if we are killed.
             # Mode 0666 at creation, so the kernel applies the umask (mkstemp's 0600 would
             # need a chmod, and reading the umask means changing it under other threads).
@@ -123,6 +166,7 @@ def atomic_target(path: Path) -> Iterator[Path]:
         with atomic.user_fixable_write_errors(path):
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
+            refuse_special_target(path)  # again: it may have appeared meanwhile
             os.replace(tmp, path)
     finally:
         if tmp is not None:

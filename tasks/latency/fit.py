@@ -1,11 +1,16 @@
 """A latency table fitted by non-negative least squares to measured whole sub-networks,
-with its leave-one-out error."""
+with its leave-one-out error, and warnings for a fit that is legal but suspicious.
+
+Every fitted term is at most the largest measurement (a term above it could be lowered to
+fit every arch holding it better), so a fit of measurements the reader accepted is
+within the table's limit (tasks/safety/limits.py)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import nnls
@@ -18,6 +23,7 @@ from schemas.costs import (
     kind_matrix,
 )
 from tasks.latency.table import MIN_MEASUREMENTS, UNIT, LatencyFileError
+from tasks.safety import outputs
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +38,30 @@ class LatencyFit:
     heldout_max_abs_pct: float
     heldout_worst_arch: str
     fit_mean_abs_pct: float  # in-sample, for comparison
+    warnings: tuple[str, ...] = ()  # legal but suspicious: printed, not refused
+
+
+def fit_warnings(measurements: dict[str, float], source: object) -> tuple[str, ...]:
+    """Measurements that fit but say little: every one the same, whatever the arch."""
+    values = set(measurements.values())
+    if len(values) == 1:
+        return (
+            f"{source}: all {len(measurements)} measurements are {values.pop():g} ms, whatever "
+            "the sub-network: the fitted table puts everything in the fixed part and 0 ms in "
+            "every layer, so a latency budget cannot tell sub-networks apart; check how they "
+            "were timed",
+        )
+    return ()
+
+
+def check_fit_latency_output(
+    measurements: Path, out: Path, *, replace_any: bool, hint: str = outputs.REPLACE_HINT_CLI
+) -> None:
+    """Before the fit (`ufo fit-latency`): --out can be written, is not --measurements
+    under any name nor a device, and unless `replace_any` (--force) is absent or ufo's."""
+    outputs.check_file_outputs(
+        {"--out": out}, inputs={"--measurements": measurements}, replace_any=replace_any, hint=hint
+    )
 
 
 def _design_matrix(archs: Sequence[str]) -> np.ndarray:
@@ -96,6 +126,7 @@ def fit_latency_table(
         heldout_max_abs_pct=float(heldout_pct.max()),
         heldout_worst_arch=archs[int(heldout_pct.argmax())],
         fit_mean_abs_pct=float(fit_pct.mean()),
+        warnings=fit_warnings(measurements, source),
     )
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 import datetime
 import logging
 import math
+import os
 import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -22,9 +24,13 @@ from schemas.costs import (
     SMALLEST_ARCH,
     AdditiveCost,
     kind_matrix,
+    mlp_hidden,
+    n_tokens,
 )
-from schemas.search_space import sample_archs
-from tasks.latency.table import THREADS, UNIT
+from schemas.search_space import EMBED_DIM, HEADS_BY_CODE, MLP_RATIO_BY_CODE, sample_archs
+from tasks.errors import ParameterError
+from tasks.latency.table import THREADS, UNIT, latency_table_bytes, measurements_bytes
+from tasks.safety import outputs
 
 logger = logging.getLogger(__name__)
 
@@ -181,11 +187,9 @@ def measure_latency_table(
     together, 3%."""
     from tasks.latency.graphs import block_model, network_model
 
-    if repeats < 1 or warmup < 0 or n_check_archs < 0 or clock not in CLOCKS:
-        raise ValueError(
-            f"expected repeats >= 1, warmup >= 0, check archs >= 0, clock in {sorted(CLOCKS)}; "
-            f"got {repeats}, {warmup}, {n_check_archs}, {clock!r}"
-        )
+    check_measure_parameters(image_size, repeats, n_check_archs, clock)
+    if warmup < 0:
+        raise ValueError(f"expected warmup >= 0, got {warmup}")
     rng = np.random.default_rng(seed)
     models = [block_model(kind, image_size, rng) for kind in range(N_KINDS)]
     models.append(network_model([], image_size, rng))  # the fixed part alone
@@ -219,6 +223,115 @@ def measure_latency_table(
         NetworkCheck(a, network_ms[a], float(p)) for a, p in zip(archs, predicted, strict=True)
     )
     return LatencyMeasurement(table, checks, image_size, repeats, clock, describe_device())
+
+
+# --- what is checked before measuring, and the writing ------------------------------------
+
+FLOAT_BYTES = 4
+
+
+def size_dependent_bytes(image_size: int) -> int:
+    """The memory a measurement needs that grows with the image size: per graph held at
+    once (9 kinds, the fixed part, a round's networks) a token tensor in and out, and,
+    during a run, one block's attention scores and their softmax over every token pair,
+    and its MLP's hidden activations. (The weights, about 1.5 GB, do not grow with it.)"""
+    tokens = n_tokens(image_size)
+    graphs = N_KINDS + 1 + NETWORKS_PER_ROUND
+    attention = 2 * max(HEADS_BY_CODE.values()) * tokens**2
+    hidden = tokens * mlp_hidden(max(MLP_RATIO_BY_CODE.values()))
+    return FLOAT_BYTES * (graphs * 2 * tokens * EMBED_DIM + attention + hidden)
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the kernel says can be used without swapping (MemAvailable), None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return None
+
+
+def check_measure_parameters(
+    image_size: int, repeats: int, check_archs: int, clock: str = DEFAULT_CLOCK
+) -> None:
+    """Before any graph is built (`ufo measure-latency`): an image size the cost model
+    accepts and whose graphs fit in this machine's memory, repeats >= 1, check archs >= 0,
+    a known clock. One ParameterError naming every problem."""
+    problems = []
+    try:
+        n_tokens(image_size)
+    except ValueError as exc:
+        problems.append(f"--image-size: {exc}")
+    else:
+        needed, available = size_dependent_bytes(image_size), available_memory_bytes()
+        if available is not None and needed > available:
+            problems.append(
+                f"--image-size {image_size}: measuring needs about {needed / 1e9:.1f} GB of "
+                f"memory ({n_tokens(image_size):,} tokens; attention grows with their square), "
+                f"{available / 1e9:.1f} GB is available; measure at a smaller size"
+            )
+    if not isinstance(repeats, int) or repeats < 1:
+        problems.append(f"--repeats must be >= 1, got {repeats!r}")
+    if not isinstance(check_archs, int) or check_archs < 0:
+        problems.append(f"--check-archs must be >= 0, got {check_archs!r}")
+    if clock not in CLOCKS:
+        problems.append(f"--clock must be one of {', '.join(sorted(CLOCKS))}, got {clock!r}")
+    if problems:
+        raise ParameterError("; ".join(problems))
+
+
+def check_measure_latency(
+    image_size: int,
+    repeats: int,
+    check_archs: int,
+    clock: str,
+    out: Path,
+    measurements_out: Path | None,
+    *,
+    replace_any: bool,
+    hint: str = outputs.REPLACE_HINT_CLI,
+) -> None:
+    """Everything `ufo measure-latency` checks before it measures, as one ParameterError:
+    check_measure_parameters, and the two outputs (writable, two different regular
+    files, unless `replace_any` (--force) absent or ufo's)."""
+    problems = []
+    for check in (
+        lambda: check_measure_parameters(image_size, repeats, check_archs, clock),
+        lambda: outputs.check_file_outputs(
+            {"--out": out, "--measurements-out": measurements_out},
+            replace_any=replace_any,
+            hint=hint,
+        ),
+    ):
+        try:
+            check()
+        except ParameterError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ParameterError("; ".join(problems))
+
+
+def write_measured_latency(
+    measured: LatencyMeasurement,
+    out: Path,
+    measurements_out: Path | None = None,
+    *,
+    replace_any: bool,
+    hint: str = outputs.REPLACE_HINT_CLI,
+) -> None:
+    """Write the table (and, if asked, the whole-network latencies as a measurements
+    file): both staged whole before either replaces anything, so a failure writes neither."""
+    payloads = {Path(out): latency_table_bytes(measured.table, **measured.document_metadata())}
+    if measurements_out is not None:
+        latencies = {c.arch: c.measured_ms for c in measured.checks}
+        payloads[Path(measurements_out)] = measurements_bytes(latencies)
+    outputs.write_outputs(payloads, replace_any=replace_any, hint=hint)
 
 
 def _layer_kinds(arch: str) -> list[int]:

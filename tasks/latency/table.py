@@ -17,7 +17,12 @@ File formats (data/examples/README.md shows both with examples):
     measurements    {"<37-character arch>": <ms>, ...}
 
 Any problem with a file raises LatencyFileError, whose message names the file, the entry
-(layer kind or arch) and the field, and says what was expected."""
+(layer kind or arch) and the field, and says what was expected. That includes values the
+exact search cannot sum exactly (tasks/safety/limits.py): every term and every measured
+latency is at most MAX_COST_TERM ms, and the message gives that largest accepted value.
+
+Both files are written whole or not at all, over a regular file only, and recorded in the
+folder's ledger (tasks/safety/outputs.py), so the next run may replace them."""
 
 from __future__ import annotations
 
@@ -30,10 +35,12 @@ from schemas.costs import (
     N_KINDS,
     AdditiveCost,
     kind_label,
+    n_tokens,
 )
 from schemas.search_space import explain_arch_error
 from tasks.errors import InputFileError
-from tasks.files.atomic import write_bytes_atomic
+from tasks.safety import outputs
+from tasks.safety.limits import MAX_COST_TERM, MIN_LARGEST_COST_TERM
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +78,12 @@ def _load_json(path: Path, what: str) -> object:
     """Strict JSON: the file exists, is UTF-8, parses, and repeats no key at any level.
     NaN and Infinity are let through here so the per-entry checks can name them."""
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise LatencyFileError(f"{path}: is a folder; expected a {what} file")
+    if not path.exists():
         raise LatencyFileError(f"{path}: no such {what} file")
+    if not path.is_file():
+        raise LatencyFileError(f"{path}: not a regular file; expected a {what} file")
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -115,7 +126,49 @@ def _milliseconds(
         raise LatencyFileError(
             _problem(source, entry, field, f"a finite number of ms {bound}", value)
         )
+    if value > MAX_COST_TERM:
+        raise LatencyFileError(
+            _problem(
+                source,
+                entry,
+                field,
+                f"at most {MAX_COST_TERM} ms, the largest value accepted "
+                "(the search sums latencies exactly as integers below 2**53)",
+                value,
+            )
+        )
     return float(value)
+
+
+def _require_resolvable(per_kind: list[float], source: object) -> None:
+    """The search rounds fractional terms to 1e-9 of the largest; it must not underflow."""
+    largest = max(per_kind)
+    if 0 < largest < MIN_LARGEST_COST_TERM:
+        label = KIND_LABELS[per_kind.index(largest)]
+        raise LatencyFileError(
+            _problem(
+                source,
+                label,
+                "layers",
+                f"0 or at least {MIN_LARGEST_COST_TERM:g} ms for the largest layer term, the "
+                "smallest accepted (the search rounds to 1e-9 of it)",
+                largest,
+            )
+        )
+
+
+def _image_size(data: dict, source: object) -> int | None:
+    """The optional `image_size` a table was measured at: a size the cost model accepts."""
+    if "image_size" not in data:
+        return None
+    value = data["image_size"]
+    try:
+        n_tokens(value)
+    except ValueError as exc:
+        raise LatencyFileError(
+            _problem(source, "<top level>", "image_size", f"an image size in pixels ({exc})", value)
+        ) from None
+    return value
 
 
 # --- lookup table -------------------------------------------------------------------------
@@ -174,6 +227,8 @@ def parse_latency_table(data: object, source: object = "<table>") -> AdditiveCos
                 )
             )
         per_kind.append(_milliseconds(layers[label], source, label, "layers", allow_zero=True))
+    _require_resolvable(per_kind, source)
+    _image_size(data, source)
     description = ", ".join(str(data[f]) for f in ("device", "image_size") if f in data)
     return AdditiveCost(
         "latency",
@@ -186,7 +241,14 @@ def parse_latency_table(data: object, source: object = "<table>") -> AdditiveCos
 
 def read_latency_table(path: Path) -> AdditiveCost:
     """Read a latency lookup-table file; LatencyFileError names whatever is wrong."""
-    return parse_latency_table(_load_json(Path(path), "latency table"), source=Path(path))
+    return read_latency_table_and_size(path)[0]
+
+
+def read_latency_table_and_size(path: Path) -> tuple[AdditiveCost, int | None]:
+    """A latency table and the image size it was measured at (None: the file does not say)."""
+    data = _load_json(Path(path), "latency table")
+    table = parse_latency_table(data, source=Path(path))  # image_size checked there
+    return table, data.get("image_size")
 
 
 def latency_table_document(cost: AdditiveCost, **metadata: object) -> dict:
@@ -205,10 +267,18 @@ def latency_table_document(cost: AdditiveCost, **metadata: object) -> dict:
     return document
 
 
-def write_latency_table(path: Path, cost: AdditiveCost, **metadata: object) -> None:
-    """Write a table file atomically (the old file, if any, stays until the new one is whole)."""
-    payload = json.dumps(latency_table_document(cost, **metadata), indent=2) + "\n"
-    write_bytes_atomic(Path(path), payload.encode("utf-8"))
+def latency_table_bytes(cost: AdditiveCost, **metadata: object) -> bytes:
+    return (json.dumps(latency_table_document(cost, **metadata), indent=2) + "\n").encode()
+
+
+def write_latency_table(
+    path: Path, cost: AdditiveCost, *, replace_any: bool = False, **metadata: object
+) -> None:
+    """Write a table file atomically (the old file, if any, stays until the new one is
+    whole), over a file ufo wrote unless `replace_any`; see outputs.write_outputs."""
+    outputs.write_outputs(
+        {Path(path): latency_table_bytes(cost, **metadata)}, replace_any=replace_any
+    )
 
 
 # --- measurements and the NNLS fit -----------------------------------------------------------
@@ -248,6 +318,13 @@ def read_measurements(path: Path) -> dict[str, float]:
     return parse_measurements(_load_json(Path(path), "latency measurements"), source=Path(path))
 
 
-def write_measurements(path: Path, measurements: dict[str, float]) -> None:
-    payload = json.dumps({a: round(ms, 4) for a, ms in measurements.items()}, indent=2) + "\n"
-    write_bytes_atomic(Path(path), payload.encode("utf-8"))
+def measurements_bytes(measurements: dict[str, float]) -> bytes:
+    return (
+        json.dumps({a: round(ms, 4) for a, ms in measurements.items()}, indent=2) + "\n"
+    ).encode()
+
+
+def write_measurements(
+    path: Path, measurements: dict[str, float], *, replace_any: bool = False
+) -> None:
+    outputs.write_outputs({Path(path): measurements_bytes(measurements)}, replace_any=replace_any)

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from tasks import paths
-from tasks.safety import ledger, writable
+from tasks.safety import ledger, outputs, reports, writable
 
 ROOTS_ENV = "UFO_ALLOWED_ROOTS"
 # Set by deploy/serve.py, inherited by every flow run it executes.
@@ -51,8 +51,9 @@ def require_inside_roots(labelled: dict[str, str | Path | None]) -> None:
         raise ParameterError("; ".join(problems))
 
 
-REPLACE_HINT_DEPLOYMENT = "a deployment run replaces only outputs ufo wrote; choose another path"
-REPLACE_HINT_CLI = "give --force to replace it anyway, or choose another path"
+# The hints live with the output checks (outputs.py); kept here for this module's callers.
+REPLACE_HINT_DEPLOYMENT = outputs.REPLACE_HINT_DEPLOYMENT
+REPLACE_HINT_CLI = outputs.REPLACE_HINT_CLI
 
 
 def check_submission_output(out: Path, test: Path, *, replace_any: bool, hint: str) -> None:
@@ -70,13 +71,12 @@ def check_submission_output(out: Path, test: Path, *, replace_any: bool, hint: s
 
 
 def check_report_folder(out: Path, report_files: tuple[str, ...]) -> None:
-    """A deployment's search report may replace only report files ufo wrote."""
+    """A deployment's search report may replace only report files ufo wrote (in the
+    report's layout, tasks/safety/reports.py: DIR/<name> is a symlink into it)."""
     from tasks.errors import ParameterError
 
-    problems = [
-        ledger.replace_problem("report file", Path(out) / name, REPLACE_HINT_DEPLOYMENT)
-        for name in report_files
-    ]
-    problems = [p for p in problems if p]
+    problems = reports.folder_problems(
+        Path(out), report_files, replace_any=False, hint=REPLACE_HINT_DEPLOYMENT
+    )
     if problems:
         raise ParameterError("; ".join(problems))

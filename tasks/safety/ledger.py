@@ -21,8 +21,11 @@ KEEP_DIGESTS = 2  # the new digest is recorded before the replace, the old one k
 
 
 @contextlib.contextmanager
-def _locked_folder(folder: Path) -> Iterator[None]:
-    """An exclusive lock on the folder itself (no lock file to leave behind)."""
+def locked_folder(folder: Path) -> Iterator[None]:
+    """An exclusive lock on the folder itself (no lock file to leave behind), released when
+    the block ends or the process dies. Not reentrant: flock locks belong to an open file,
+    so a second lock of the same folder in the same process waits forever; inside the
+    block, record with record_written_locked."""
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -44,18 +47,24 @@ def _read_ledger(folder: Path) -> dict[str, list[str]]:
 def record_written(path: Path, digest: str) -> None:
     """Note that the project wrote `digest` to `path` (call before the replace)."""
     path = Path(path)
-    folder = path.parent
-    with _locked_folder(folder):
-        entries = _read_ledger(folder)
-        previous = [d for d in entries.get(path.name, []) if d != digest]
-        entries[path.name] = [digest, *previous][:KEEP_DIGESTS]
-        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(folder / LEDGER_NAME), dir=folder)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(entries, handle, indent=1, sort_keys=True)
-            os.replace(tmp, folder / LEDGER_NAME)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+    with locked_folder(path.parent):
+        record_written_locked(path.parent, {path.name: digest})
+
+
+def record_written_locked(folder: Path, digests: dict[str, str]) -> None:
+    """record_written for several names of `folder`, by a caller holding locked_folder(folder)."""
+    folder = Path(folder)
+    entries = _read_ledger(folder)
+    for name, digest in digests.items():
+        previous = [d for d in entries.get(name, []) if d != digest]
+        entries[name] = [digest, *previous][:KEEP_DIGESTS]
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(folder / LEDGER_NAME), dir=folder)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(entries, handle, indent=1, sort_keys=True)
+        os.replace(tmp, folder / LEDGER_NAME)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def written_by_project(path: Path) -> bool:

@@ -8,10 +8,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tasks.files.atomic import remove_stale_temps, temp_prefix
+from tasks.files.atomic import TEMP_MARK, remove_stale_temps, temp_prefix
 
 
-def _nearest_existing(folder: Path) -> Path:
+def nearest_existing(folder: Path) -> Path:
+    """`folder` itself if it exists, else its nearest existing ancestor."""
+    folder = Path(folder).expanduser().absolute()
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     return folder
@@ -21,21 +23,36 @@ def output_problem(label: str, path: Path, expected_bytes: int) -> str | None:
     """Whether `path` can be written: its folder exists or can be created, a file can be
     created there, and the disk has room for `expected_bytes`. Cleans stale temps."""
     path = Path(path).expanduser()
-    folder = _nearest_existing(path.parent.absolute())
+    return _room_problem(label, path, path.parent.absolute(), temp_prefix(path), expected_bytes)
+
+
+def folder_problem(label: str, folder: Path, expected_bytes: int) -> str | None:
+    """output_problem for a folder of outputs: it exists or can be created, files can be
+    created in it, and it has room for `expected_bytes`. Cleans stale temps there."""
+    folder = Path(folder).expanduser()
+    return _room_problem(
+        label, folder, folder.absolute(), f".probe{TEMP_MARK}{os.getpid()}-", expected_bytes
+    )
+
+
+def _room_problem(
+    label: str, shown: Path, wanted: Path, prefix: str, expected_bytes: int
+) -> str | None:
+    folder = nearest_existing(wanted)
     if not folder.is_dir():
-        return f"{label} {path}: {folder} is not a folder"
+        return f"{label} {shown}: {folder} is not a folder"
     try:
-        fd, probe = tempfile.mkstemp(prefix=temp_prefix(path), dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=prefix, dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        return f"{label} {path}: cannot write in {folder} ({exc.strerror or exc})"
-    if folder == path.parent.absolute():
+        return f"{label} {shown}: cannot write in {folder} ({exc.strerror or exc})"
+    if folder == wanted:
         remove_stale_temps(folder)
     free = shutil.disk_usage(folder).free
     if free < expected_bytes:
         return (
-            f"{label} {path}: not enough free space in {folder} "
+            f"{label} {shown}: not enough free space in {folder} "
             f"({_size(free)} free, about {_size(expected_bytes)} needed)"
         )
     return None

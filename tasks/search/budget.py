@@ -8,9 +8,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from schemas.costs import AdditiveCost, cheapest_arch, macs_cost, params_cost
 from tasks.errors import ParameterError
+from tasks.search.front import quantise_additive_cost
 
 # Units a user may write after the number, per metric; the value is in the cost's own
 # unit (parameters, MACs, milliseconds). A unit is required: `params=60` is ambiguous.
@@ -58,7 +60,7 @@ def parse_budget(spec: str) -> Budget:
             f"budget {spec!r}: {value_text!r} is not a number followed by a unit "
             f"({'/'.join(UNITS[metric])} for {metric})"
         )
-    number, unit = float(match.group(2)), match.group(3)
+    number, unit = match.group(2), match.group(3)
     if not unit:
         raise BudgetError(
             f"budget {spec!r}: give a unit after the number ({'/'.join(UNITS[metric])} for {metric})"
@@ -72,8 +74,9 @@ def parse_budget(spec: str) -> Budget:
         raise BudgetError(
             f"budget {spec!r}: unit {unit!r} is not one of {'/'.join(UNITS[metric])} for {metric}"
         )
-    number *= units[key]
-    limit = number
+    # In decimal, then rounded once: 0.2623752s and 262.3752ms are the same float (in
+    # binary, 0.2623752 * 1e3 is 262.37519999999995, below a sub-network costing 262.3752).
+    limit = float(Decimal(number) * Decimal(repr(units[key])))
     if not math.isfinite(limit) or limit <= 0:
         raise BudgetError(f"budget {spec!r}: the value must be a positive finite number")
     return Budget(metric, limit, spec.strip())
@@ -101,8 +104,11 @@ def format_cost(value: float, metric: str) -> str:
 
 
 def require_reachable(budget: Budget, cost: AdditiveCost) -> None:
-    arch, smallest = cheapest_arch(cost)
-    if budget.limit < smallest:
+    """The budget admits the cheapest sub-network, compared as the search compares: in
+    its quantised cost (tasks/search/front.py), so this check and the search agree."""
+    arch, _ = cheapest_arch(cost)
+    smallest = float(quantise_additive_cost(cost).of_archs([arch])[0])
+    if not budget.limit >= smallest:
         raise BudgetError(
             f"budget {budget.spec} is below the smallest sub-network: {arch} costs "
             f"{format_cost(smallest, budget.metric)}"

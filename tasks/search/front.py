@@ -35,13 +35,20 @@ from schemas.search_space import (
     MLP_RATIO_BY_CODE,
     encode_arch,
 )
+from tasks.safety.limits import EXACT_INT_LIMIT
+from tasks.safety.limits import MAX_COST_TERM as MAX_COST_TERM  # re-exported, see below
+from tasks.safety.limits import MIN_LARGEST_COST_TERM as MIN_LARGEST_COST_TERM
 from tasks.search.objective import AdditiveScore
 
 # Non-integral cost terms are rounded to this power of ten below the largest term's
 # leading digit (see the module docstring).
 RELATIVE_COST_DIGITS = -9
 # Integer cost sums must stay exact in float64 when reported.
-_MAX_EXACT_INT = 2**53
+_MAX_EXACT_INT = EXACT_INT_LIMIT
+# What a cost table may hold so that quantise_cost accepts it for the real space (every
+# term at most MAX_COST_TERM; a positive largest term at least MIN_LARGEST_COST_TERM):
+# tasks/safety/limits.py derives both (below the search and the latency tables, which
+# check them when a table is read), from the resolution rule and _MAX_EXACT_INT here.
 
 
 @dataclass(frozen=True, eq=False)  # an array field: compare the fields, not the costs

@@ -1,6 +1,10 @@
 """The parameters of a search (`ufo search` and the ufo-search flow), checked before any
 work: every problem at once, as for a run. The budget's reachability is checked here, once,
-against the cost it refers to (a latency table is read for that)."""
+against the cost it refers to (a latency table is read for that).
+
+Legal but suspicious parameters are not refused: `SearchParameters.warnings` says what
+is odd (a latency table measured at another image size, more picks asked than the
+evaluations can give), for the caller to print."""
 
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ from schemas.objectives import TaskSpecError, parse_task_spec
 from tasks import paths
 from tasks.checks.parameters import ensure_demo_files, predictor_problems
 from tasks.errors import ParameterError
-from tasks.latency.table import read_latency_table
+from tasks.latency.table import read_latency_table_and_size
+from tasks.safety import outputs
 from tasks.search.budget import Budget, cost_for, parse_budget, require_reachable
+from tasks.search.report import REPORT_FILES
 
 # `ufo search` and the ufo-search flow share these defaults.
 DEFAULT_SEARCH_OBJECTIVE = "all"
@@ -34,6 +40,7 @@ class SearchParameters:
     out: Path
     image_size: int
     max_evals: int
+    warnings: tuple[str, ...] = ()  # legal but suspicious: printed, not refused
 
 
 def _objective_problems(task: str) -> list[str]:
@@ -52,17 +59,39 @@ def _read_budget(budget: str, problems: list[str]) -> Budget | None:
         return None
 
 
-def _read_table(table: Path | None, problems: list[str]) -> AdditiveCost | None:
+def _read_table(table: Path | None, problems: list[str]) -> tuple[AdditiveCost | None, int | None]:
+    """The table and the image size it was measured at, or Nones and a problem."""
     if table is None:
-        return None
+        return None, None
+    if table.is_dir():
+        problems.append(f"latency table {table} is a folder; give the table's JSON file")
+        return None, None
     if not table.is_file():
         problems.append(f"latency table {table} does not exist")
-        return None
+        return None, None
     try:
-        return read_latency_table(table)
+        return read_latency_table_and_size(table)
     except ValueError as exc:  # LatencyFileError: names the file, the entry and the field
         problems.append(str(exc))
-        return None
+        return None, None
+
+
+def _warnings(
+    table: Path | None, measured_at: int | None, image_size: int, top: object, max_evals: object
+) -> tuple[str, ...]:
+    warnings = []
+    if measured_at is not None and measured_at != image_size:
+        warnings.append(
+            f"latency table {table} was measured at image size {measured_at}, the search "
+            f"uses {image_size}: its latencies are those of {measured_at}px images "
+            f"(measure at {image_size} with `ufo measure-latency --image-size {image_size}`)"
+        )
+    if isinstance(top, int) and isinstance(max_evals, int) and top > max_evals:
+        warnings.append(
+            f"--top {top} is more than the {max_evals} model evaluations (--max-evals) can "
+            f"give: at most {max_evals} picks"
+        )
+    return tuple(warnings)
 
 
 def _budget_problems(
@@ -77,7 +106,7 @@ def _budget_problems(
         )
     try:
         n_tokens(image_size)
-    except ValueError as exc:
+    except ValueError as exc:  # also the upper bound, before a cost overflows
         return [*problems, str(exc)]
     if budget is None or problems or (budget.metric == "latency" and latency is None):
         return problems  # nothing to reach, or the table's own problem is reported
@@ -118,7 +147,7 @@ def check_search_parameters(
     problems = [] if train_path.is_file() else [f"train file {train_path} does not exist"]
     problems += _objective_problems(task)
     parsed_budget = _read_budget(budget, problems)
-    latency = _read_table(table, problems)
+    latency, measured_at = _read_table(table, problems)
     problems += predictor_problems(predictor)
     problems += _count_problems(top, max_evals)
     problems += _budget_problems(parsed_budget, table, latency, image_size)
@@ -136,4 +165,21 @@ def check_search_parameters(
         out=out_path,
         image_size=image_size,
         max_evals=max_evals,
+        warnings=_warnings(table, measured_at, image_size, top, max_evals),
+    )
+
+
+def check_search_output(
+    run: SearchParameters, *, replace_any: bool, hint: str = outputs.REPLACE_HINT_CLI
+) -> None:
+    """Before any work, after check_search_parameters: the report folder can receive the
+    report (writable, room, not a file), none of its files is the training file or the
+    latency table, and unless `replace_any` (--force) each report file there is ufo's.
+    Removes what killed report writers left there. Raises one ParameterError."""
+    outputs.check_report_output(
+        run.out,
+        REPORT_FILES,
+        inputs={"train": run.train, "latency table": run.latency_table},
+        replace_any=replace_any,
+        hint=hint,
     )

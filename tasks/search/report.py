@@ -11,9 +11,6 @@ from __future__ import annotations
 import csv
 import io as text_io
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +21,8 @@ from schemas.objectives import describe_objective
 from schemas.search_space import decode_arch
 from schemas.supernet import supernet_config
 from tasks.files.atomic import write_bytes_atomic
+from tasks.safety import reports
+from tasks.safety.outputs import REPLACE_HINT_CLI
 
 REPORT_FILES = ("picks.json", "picks.csv", "front.json", "front.csv", "front.png")
 
@@ -164,23 +163,25 @@ def write_report(
     picks: list[dict],
     front: list[dict],
     plot: dict,
+    *,
+    replace_any: bool = False,
+    hint: str = REPLACE_HINT_CLI,
 ) -> dict[str, str]:
-    """Write the five report files; returns name -> path.
+    """Write the five report files as one unit; returns name -> path.
 
-    All five are rendered first, into a staging folder beside them, and only then moved
-    into place, so a failure while rendering (a full disk, a plotting error) leaves the
-    previous report whole; each move is an atomic rename."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
-    try:
+    All five are rendered first, into a staging folder, and then swapped in by one rename
+    (tasks/safety/reports.py: a reader sees the old report or the new one, never a mix,
+    whatever moment the writer is killed at; concurrent writers commit one at a time).
+    A failure while rendering (a full disk, a plotting error) leaves the previous report
+    whole. Unless `replace_any` (--force), a report name holding a file ufo did not
+    write is refused (OutputError) and nothing is replaced; the ledger records the new
+    files, so the next run may replace them."""
+    out_dir = Path(out_dir)
+    with reports.staged_report(
+        out_dir, REPORT_FILES, replace_any=replace_any, hint=hint
+    ) as staging:
         for name, records in (("picks", picks), ("front", front)):
             write_bytes_atomic(staging / f"{name}.json", _json_bytes(records))
             write_bytes_atomic(staging / f"{name}.csv", _csv_bytes(records))
         plot_front(staging / "front.png", **plot)
-        written = {}
-        for name in REPORT_FILES:
-            os.replace(staging / name, out_dir / name)
-            written[name] = str(out_dir / name)
-        return written
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return {name: str(out_dir / name) for name in REPORT_FILES}

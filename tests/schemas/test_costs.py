@@ -75,6 +75,23 @@ def test_image_size_must_be_a_multiple_of_the_patch():
         n_tokens(250)
 
 
+@pytest.mark.parametrize("size", [100_000, costs.MAX_IMAGE_SIZE + 16, True])
+def test_an_image_size_beyond_the_bound_is_refused(size):
+    with pytest.raises(ValueError, match=f"at most {costs.MAX_IMAGE_SIZE}, got {size!r}"):
+        n_tokens(size)
+
+
+def test_at_the_largest_image_size_the_search_sums_macs_exactly():
+    from tasks.safety.limits import MAX_COST_TERM
+    from tasks.search.front import quantise_additive_cost
+
+    size = costs.MAX_IMAGE_SIZE
+    cost = macs_cost(size)
+    assert max(cost.per_kind) <= MAX_COST_TERM  # a latency table could hold these terms
+    quantised = quantise_additive_cost(cost)
+    assert int(quantised.of_archs([FULL])[0]) == count_macs(FULL, image_size=size)
+
+
 def test_fvcore_would_add_five_macs_per_element_of_every_layernorm():
     # 2 norms a block and the final norm, over (256/16)^2 + 1 tokens of 768 channels
     assert layernorm_macs_fvcore(FULL) == (2 * 12 + 1) * ((256 // 16) ** 2 + 1) * 768 * 5

@@ -1,9 +1,14 @@
 """Budgets as users write them, and the messages for the ones that cannot work."""
 
+from pathlib import Path
+
 import pytest
 
 from schemas.costs import cheapest_arch, count_macs, count_params, macs_cost, params_cost
-from tasks.search.budget import BudgetError, parse_budget, require_reachable
+from tasks.latency.table import read_latency_table
+from tasks.search.budget import BudgetError, format_cost, parse_budget, require_reachable
+from tasks.search.front import quantise_additive_cost
+from tasks.search.sampling import check_budget
 
 
 @pytest.mark.parametrize(
@@ -58,3 +63,23 @@ def test_a_budget_below_the_smallest_subnetwork_names_its_cost():
     with pytest.raises(BudgetError, match=r"below the smallest sub-network: j331.* costs 55\.93M"):
         require_reachable(parse_budget("params=50M"), params_cost())
     require_reachable(parse_budget("params=56M"), params_cost())  # reachable: no error
+
+
+EXAMPLE_TABLE = Path(__file__).resolve().parents[3] / "data" / "examples" / "latency_table_cpu.json"
+
+
+@pytest.mark.parametrize("spec", ["latency=0.2623752s", "latency=262.3752ms", "latency=262375.2us"])
+def test_a_budget_equal_to_the_smallest_subnetwork_is_met_in_any_unit(spec):
+    table = read_latency_table(EXAMPLE_TABLE)
+    arch, _ = cheapest_arch(table)
+    budget = parse_budget(spec)
+    assert budget.limit == parse_budget("latency=262.3752ms").limit  # one float, any unit
+    require_reachable(budget, table)
+    # The search's own guard, in its quantised cost, agrees.
+    check_budget(quantise_additive_cost(table), budget.limit)
+    assert format_cost(table.of_archs([arch])[0], "latency") == "262.38 ms"
+
+
+def test_a_latency_budget_just_below_the_smallest_subnetwork_is_refused():
+    with pytest.raises(BudgetError, match=r"below the smallest sub-network: j231.* 262\.38 ms"):
+        require_reachable(parse_budget("latency=262.3751ms"), read_latency_table(EXAMPLE_TABLE))

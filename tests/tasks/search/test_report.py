@@ -10,6 +10,7 @@ import pytest
 from schemas.costs import AdditiveCost, count_macs, count_params, params_cost
 from schemas.objectives import describe_objective
 from schemas.supernet import supernet_config
+from tasks.safety import ledger, reports
 from tasks.search import report
 from tasks.search.report import (
     REPORT_FILES,
@@ -59,6 +60,13 @@ def test_the_goodness_axis_names_the_objective():
     assert "higher is better" in goodness_label("person") and "higher is better" in goodness_label()
 
 
+def _only_the_report(folder) -> bool:
+    """The five names, the link to the current version, that version and the ledger."""
+    version = reports.current_version(folder)
+    expected = {*REPORT_FILES, reports.CURRENT, version, ledger.LEDGER_NAME}
+    return version is not None and {p.name for p in folder.iterdir()} == expected
+
+
 def _plot(tmp_path_unused=None):
     return dict(
         cost=params_cost(),
@@ -85,7 +93,7 @@ def test_the_report_has_five_files_that_agree(tmp_path):
         r["supernet_config"] for r in records
     ]
     assert (tmp_path / "front.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(REPORT_FILES)  # no staging left
+    assert _only_the_report(tmp_path)  # no staging left
 
 
 def test_the_plot_renders_with_the_objective_named(tmp_path, monkeypatch):
@@ -109,4 +117,4 @@ def test_a_failed_write_leaves_the_previous_report_whole(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_report(tmp_path, records[:2], records[:2], _plot())
     assert {name: (tmp_path / name).read_bytes() for name in REPORT_FILES} == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(REPORT_FILES)
+    assert _only_the_report(tmp_path)
