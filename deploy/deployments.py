@@ -19,7 +19,7 @@ def dask_runner() -> str:
     return os.environ.get("UFO_DASK_ADDRESS") or "dask"
 
 
-FLOWS = ("ufo-pipeline", "ufo-search")
+FLOWS = ("ufo-pipeline", "ufo-search", "ufo-propose")
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,13 @@ DEPLOYMENTS: tuple[DeploymentRow, ...] = (
         "Choose sub-networks under a budget on the synthetic demo data; report under data/search/.",
         tags=("demo", "search"),
     ),
+    DeploymentRow(
+        "ufo-propose",
+        "demo",
+        "Which sub-networks to evaluate next under a budget, on the synthetic demo data; "
+        "proposals under data/search/.",
+        tags=("demo", "propose"),
+    ),
 )
 
 
@@ -90,6 +97,10 @@ def _flow_object(flow_name: str):
         from flows.pipeline import ufo_pipeline
 
         return ufo_pipeline
+    if flow_name == "ufo-propose":
+        from flows.propose import ufo_propose
+
+        return ufo_propose
     from flows.search import ufo_search
 
     return ufo_search

@@ -184,6 +184,36 @@ COMMANDS: dict[str, Command] = {
         commands.cmd_search,
         SEARCH,
     ),
+    "propose": Command(
+        "choose which unmeasured sub-networks to evaluate next on the supernet, within a budget",
+        commands.cmd_propose,
+        (
+            opt(
+                "--train",
+                help="labelled training file: ranks or your measured scores (default: the demo file)",
+            ),
+            opt(
+                "--task",
+                default=DEFAULT_SEARCH_OBJECTIVE,
+                help="as for `ufo search` (default: all)",
+            ),
+            opt(
+                "--budget", help=f"params=60M, macs=15G or latency=12ms (default {DEFAULT_BUDGET})"
+            ),
+            opt("--latency-table", help="latency lookup table, for a latency budget"),
+            opt("--n", type=int, default=5, help="how many sub-networks to propose (default 5)"),
+            opt("--predictor", help="registered predictor (default: the benchmark's best)"),
+            opt("--out", help="report folder (default: data/search)"),
+            opt("--image-size", type=int, default=DEFAULT_IMAGE_SIZE, help="input size for MACs"),
+            opt(
+                "--max-evals",
+                type=int,
+                default=DEFAULT_MAX_EVALS,
+                help="model evaluations for the candidate search",
+            ),
+            opt("--runner", default=DEFAULT_RUNNER, help="threads, dask or tcp://HOST:PORT"),
+        ),
+    ),
     "export": Command(
         "write a sub-network in VIMER-UFO's own config shape (set_sample_config), with the builder's arguments",
         commands.cmd_export,

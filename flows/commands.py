@@ -151,6 +151,41 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_propose(args: argparse.Namespace) -> int:
+    from tasks.checks.validation import ValidationFailed
+    from tasks.search.parameters import DEFAULT_BUDGET, check_search_parameters
+    from tasks.steps.propose import check_batch_size
+
+    options = dict(
+        train=args.train, task=args.task, budget=args.budget or DEFAULT_BUDGET,
+        latency_table=args.latency_table, predictor=args.predictor or _default_predictor(),
+        out=args.out, image_size=args.image_size, max_evals=args.max_evals,
+    )  # fmt: skip
+    check_batch_size(args.n)
+    run = check_search_parameters(top=args.n, **options)  # before Prefect starts
+    api = _start_prefect_for(args.runner)
+    from flows.propose import ufo_propose
+    from flows.runners import build_task_runner
+    from schemas.search_space import TASKS
+
+    quiet_tracebacks_for((ValidationFailed, *USER_ERRORS))
+    flow = ufo_propose.with_options(task_runner=build_task_runner(args.runner))
+    args.session.view.plan = console.Plan(tasks=TASKS)
+    with api:
+        out = Path(flow(n=args.n, **options))
+    args.session.view.stop()
+    records = json.loads((out / "proposals.json").read_text())
+    emit(f"evaluate next, within {run.budget} (predictor {run.predictor}):")
+    emit(f"{'#':>3}  {'arch':<37}  {'params':>8}  {'MACs':>7}  predicted     sd  reason")
+    for i, r in enumerate(records, start=1):
+        emit(
+            f"{i:>3}  {r['arch']:<37}  {r['params'] / 1e6:>7.2f}M  {r['macs'] / 1e9:>6.2f}G"
+            f"  {r['predicted']:+9.3f}  {r['predicted_sd']:5.3f}  {r['reason']}"
+        )
+    emit(f"proposals written to {out}: proposals.json/.csv")
+    return 0
+
+
 def _start_prefect_for(runner: str):
     """Prefect's settings, the temporary server when no PREFECT_API_URL is set, and, for a
     Dask scheduler, the check that every worker reaches that API (before any work).

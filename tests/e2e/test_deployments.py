@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 def test_make_serve_registered_the_deployments_and_is_idempotent(stack):
     assert (
-        "serving ufo-pipeline/demo, ufo-pipeline/competition, ufo-pipeline/dask, ufo-search/demo"
+        "serving ufo-pipeline/demo, ufo-pipeline/competition, ufo-pipeline/dask, ufo-search/demo, ufo-propose/demo"
         in stack.serve_output
     )
     again = stack.run("make", "serve", timeout=60)
@@ -126,6 +126,21 @@ def test_search_demo_deployment_writes_the_report_and_its_artifacts(stack, demo_
     assert [p["arch"] for p in json.loads(found["search-picks"].data)] == [p["arch"] for p in picks]
     assert picks[0]["arch"] in found["search-summary"].data
     assert (report / "front.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_propose_demo_deployment_writes_proposals_and_their_artifacts(stack, demo_run):
+    done = stack.deployment_run(
+        "ufo-propose/demo", "n=3", "max_evals=1000", "out=" + str(stack.data_dir / "propose")
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = wait_for_flow_run(stack, flow_run_id(done.stdout))
+    assert run.name.startswith("propose-all-params-")
+    found = wait_for_artifacts(stack, run.id, ("proposals", "proposals-summary"))
+    proposals = json.loads((stack.data_dir / "propose" / "proposals.json").read_text())
+    assert len({p["arch"] for p in proposals}) == 3 and all(p["params"] <= 60e6 for p in proposals)
+    assert [r["arch"] for r in json.loads(found["proposals"].data)] == [
+        p["arch"] for p in proposals
+    ]
 
 
 def test_competition_deployment_with_params(stack, tmp_path):
