@@ -140,7 +140,7 @@ class View:
         """A state a task run entered (flows/task_states.py)."""
         with self._lock:
             if state.is_retry:
-                attempt = f"attempt {state.run_count + 1} of {state.retries + 1}"
+                attempt = f"attempt {state.run_count} of {state.retries + 1}"
                 self.line(f"  {state.task_run} failed; retrying ({attempt})")
                 return
             step = _STEP.match(state.task_run)

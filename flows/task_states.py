@@ -23,9 +23,9 @@ class TaskRunState:
     """One state a task run entered."""
 
     task_run: str  # its name, e.g. fit-cplfw
-    name: str  # the state's name: Completed, Cached, AwaitingRetry, Failed, ...
+    name: str  # the state's name: Completed, Cached, Retrying, Failed, ...
     type: str  # the state's type: COMPLETED, SCHEDULED, RUNNING, FAILED, ...
-    run_count: int  # attempts started so far
+    run_count: int  # attempts started so far, this state's included
     retries: int  # attempts allowed after the first
 
     @property
@@ -34,7 +34,9 @@ class TaskRunState:
 
     @property
     def is_retry(self) -> bool:
-        return self.name in ("AwaitingRetry", "Retrying")
+        """A new attempt after a failure starts (at once, or after AwaitingRetry's delay);
+        `run_count` then counts it."""
+        return self.name == "Retrying"
 
     @classmethod
     def from_event(cls, event) -> TaskRunState:
