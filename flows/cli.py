@@ -4,7 +4,6 @@ and exit code of every command, and the process's fast exit."""
 from __future__ import annotations
 
 import argparse
-import atexit
 import contextlib
 import logging
 import os
@@ -13,6 +12,8 @@ import sys
 import threading
 from typing import NoReturn
 
+# First of our modules: its exit hook must be registered before Prefect's (see there).
+from flows.process_exit import end_process  # isort: skip
 from flows import console, reporting
 from flows.cli_options import COMMANDS, COMMON_OPTIONS
 from flows.reporting import (
@@ -116,25 +117,11 @@ def _end_after_grace() -> None:
 
 
 def entry_point() -> NoReturn:
-    """The `ufo` command (pyproject.toml's script): `main`, then the end of a normal exit
-    (threads joined, atexit hooks run: Prefect's log and event flush, the temporary
-    server's stop), then the process ends without the interpreter freeing every module
-    and object one by one. That teardown did nothing useful and took 2.7 s of a 25 s
-    `ufo run` of 99,500 archs here (bench/README.md, "Scale")."""
+    """The `ufo` command (pyproject.toml's script): `main` with Ctrl-C handled, then a normal
+    exit (threads joined, Prefect's log and event flush, atexit hooks, the temporary
+    server's stop) without the interpreter's teardown (flows/process_exit.py)."""
     signal.signal(signal.SIGINT, _stop_soon_after_interrupt)
-    code = main()
-    # What the interpreter itself runs first at exit: the thread-exit hooks (a thread pool
-    # left open stops its idle workers there) and the join of non-daemon threads.
-    # Joining without those hooks would wait forever on an idle pool's workers.
-    shutdown_threads = getattr(threading, "_shutdown", None)
-    if shutdown_threads is not None:
-        shutdown_threads()
-    atexit._run_exitfuncs()
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError):  # a closed pipe: nothing left to tell anyone
-            stream.flush()
-    os._exit(code)
+    end_process(main())
 
 
 if __name__ == "__main__":

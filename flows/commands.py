@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from schemas.search_space import ARCH_FIELD, RANK_FIELDS
 from tasks import paths
 from tasks.errors import HoldoutError, ParameterError
 from tasks.files import atomic, reading, writing
+
+logger = logging.getLogger("ufo")
 
 
 def _report_run(args: argparse.Namespace, written: str) -> None:
@@ -52,15 +55,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_submission_output(run.out, run.test, replace_any=args.force, hint=REPLACE_HINT_CLI)
     api = _start_prefect_for(args.runner)
     from flows.pipeline import ufo_pipeline
-    from flows.runners import build_task_runner
 
     quiet_tracebacks_for((ValidationFailed, *USER_ERRORS))
 
-    pipeline = ufo_pipeline.with_options(task_runner=build_task_runner(args.runner))
     # fit-<task>, and holdout-<task> unless there is no holdout
     args.session.view.plan = console.Plan(steps_per_task=1 if run.holdout.kind == "none" else 2)
     with api:
-        written = pipeline(
+        written = _run_flow(
+            ufo_pipeline,
+            args.runner,
+            args.session.view,
             train=args.train,
             test=args.test,
             out=args.out,
@@ -120,17 +124,15 @@ def cmd_search(args: argparse.Namespace) -> int:
         **options,
     )  # fmt: skip  (before Prefect starts, as for `ufo run`)
     api = _start_prefect_for(args.runner)
-    from flows.runners import build_task_runner
     from flows.search import ufo_search
     from schemas.search_space import TASKS
 
     quiet_tracebacks_for((ValidationFailed, *USER_ERRORS))
-    search = ufo_search.with_options(task_runner=build_task_runner(args.runner))
     args.session.view.plan = console.Plan(
         tasks=TASKS
     )  # all eight are fitted, whatever the objective
     with api:
-        out = Path(search(**options, **request))
+        out = Path(_run_flow(ufo_search, args.runner, args.session.view, **options, **request))
     args.session.view.stop()
     objective = describe_objective(args.task)
     for run, chip in zip(searches.runs, searches.chips, strict=True):
@@ -165,14 +167,12 @@ def cmd_propose(args: argparse.Namespace) -> int:
     run = check_search_parameters(top=args.n, **options)  # before Prefect starts
     api = _start_prefect_for(args.runner)
     from flows.propose import ufo_propose
-    from flows.runners import build_task_runner
     from schemas.search_space import TASKS
 
     quiet_tracebacks_for((ValidationFailed, *USER_ERRORS))
-    flow = ufo_propose.with_options(task_runner=build_task_runner(args.runner))
     args.session.view.plan = console.Plan(tasks=TASKS)
     with api:
-        out = Path(flow(n=args.n, **options))
+        out = Path(_run_flow(ufo_propose, args.runner, args.session.view, n=args.n, **options))
     args.session.view.stop()
     records = json.loads((out / "proposals.json").read_text())
     emit(f"evaluate next, within {run.budget} (predictor {run.predictor}):")
@@ -186,6 +186,29 @@ def cmd_propose(args: argparse.Namespace) -> int:
     return 0
 
 
+# How long the console waits after a run for the last task states from Prefect's events.
+TASK_STATES_SECONDS = 15
+
+
+def _run_flow(flow, runner: str, view: console.View, **parameters):
+    """Call `flow` on the `runner` task runner, with its task states shown in `view`
+    (flows/task_states.py: from Prefect's event stream, not its log text)."""
+    from flows.runners import build_task_runner
+    from flows.task_states import TaskStateFeed
+
+    feed = TaskStateFeed(view.on_task_state)
+    flow = flow.with_options(
+        task_runner=build_task_runner(runner), on_running=[*flow.on_running_hooks, feed.follow]
+    )
+    try:
+        result = flow(**parameters)
+        if feed.following and not view.wait_for_plan(TASK_STATES_SECONDS):
+            logger.info("some task states had not arrived %d s after the run", TASK_STATES_SECONDS)
+        return result
+    finally:
+        feed.stop()
+
+
 def _start_prefect_for(runner: str):
     """Prefect's settings, the temporary server when no PREFECT_API_URL is set, and, for a
     Dask scheduler, the check that every worker reaches that API (before any work).
@@ -197,7 +220,8 @@ def _start_prefect_for(runner: str):
 
     from flows.lifetime import start_temporary_server_tied_to_us
 
-    url = start_temporary_server_tied_to_us()  # dies with us, even on kill -9
+    start_temporary_server_tied_to_us()  # dies with us, even on kill -9; sets PREFECT_API_URL
+    url = PREFECT_API_URL.value()
     if runner.startswith("tcp://"):
         from flows.workers import check_workers_reach_api
 

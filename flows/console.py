@@ -3,10 +3,11 @@ results as one table at the end. Everything else (Prefect's and the libraries' l
 to a log file whose path is printed, and, for flow runs, to the Prefect API as before.
 `--verbose` puts the full logs back on the console.
 
-Stage lines come from structured log records (tasks/events.py) and from Prefect's task
-state records ("Finished in state ..."), so the steps need not know about the console.
-With the threads runner every record passes through this process; with a Dask runner the
-tasks' records stay on the workers, and the console shows what this process sees."""
+Stage lines come from structured data only, so the steps need not know about the console:
+our steps' log records carry their fields (tasks/events.py), and task-run states come as
+fields from Prefect's event stream (flows/task_states.py), from this process or a Dask
+worker alike. (Our steps' records from a Dask worker stay there: their "done" lines then
+lack the holdout tau and fit time.)"""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from flows.task_states import TaskRunState
 from schemas.search_space import TASKS
 from tasks import paths
 from tasks.events import EVENT_ATTR
@@ -30,7 +32,6 @@ LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s%(run_label)s: %(message)s"
 OUR_LOGGERS = ("ufo", "tasks", "flows", "schemas")
 SEARCH_PROGRESS_EVERY = 5.0  # seconds between a search's progress lines
 _STEP = re.compile(r"^(fit|holdout)-(\w+)$")
-_STATE = re.compile(r"^Finished in state (\w+)")
 
 
 def log_dir() -> Path:
@@ -80,6 +81,7 @@ class View:
     task_steps: dict[str, list[str]] = field(default_factory=dict)
     fit_seconds: dict[str, float] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    _plan_done: threading.Event = field(default_factory=threading.Event)
     _progress: object = None
     _progress_shown: dict = field(default_factory=dict)
     _bar: object = None
@@ -129,33 +131,34 @@ class View:
             if payload is not None:
                 self._on_event(payload)
                 return
-            message = record.getMessage()
-            if record.name.startswith("prefect"):
-                self._on_prefect(record, message)
-            elif (
+            if (
                 record.levelno >= logging.WARNING
                 and record.name.split(".")[0] in OUR_LOGGERS
                 and not record.exc_info  # tracebacks are for the log file
             ):
-                self.line(f"warning: {message}")
+                self.line(f"warning: {record.getMessage()}")
 
-    def _on_prefect(self, record: logging.LogRecord, message: str) -> None:
-        if message.startswith("Starting temporary server"):
-            self.line("starting a temporary local Prefect server (PREFECT_API_URL is not set)")
-            return
-        if message.startswith("Beginning flow run"):
-            return  # its final name comes once validation has hashed the inputs ("named")
-        task_run = getattr(record, "task_run_name", None) or ""
-        if "Retry" in message and record.levelno >= logging.WARNING and task_run:
-            self.line(f"  {task_run} failed; retrying ({message.splitlines()[0][-60:]})")
-            return
-        step, state = _STEP.match(task_run), _STATE.match(message)
-        if step and state and state.group(1) in ("Completed", "Cached"):
-            self._step_done(step.group(2), step.group(1), state.group(1))
+    def on_task_state(self, state: TaskRunState) -> None:
+        """A state a task run entered (flows/task_states.py)."""
+        with self._lock:
+            if state.is_retry:
+                attempt = f"attempt {state.run_count} of {state.retries + 1}"
+                self.line(f"  {state.task_run} failed; retrying ({attempt})")
+                return
+            step = _STEP.match(state.task_run)
+            if step and state.is_completed:
+                self._step_done(step.group(2), step.group(1), state.name)
+
+    def wait_for_plan(self, timeout: float) -> bool:
+        """Wait until every planned step is done (task states arrive a little after the
+        flow's return); False if some are still missing after `timeout` seconds."""
+        return self._plan_done.wait(timeout) if self.plan is not None else True
 
     def _on_event(self, payload: dict) -> None:
         kind = payload["kind"]
-        if kind == "named":
+        if kind == "temporary-server":
+            self.line("starting a temporary local Prefect server (PREFECT_API_URL is not set)")
+        elif kind == "named":
             self.line(f"flow run {payload['name']}")
         elif kind == "validated":
             what = "checked the submission" if payload["file_kind"] == "submission" else None
@@ -200,6 +203,8 @@ class View:
 
     def _advance(self) -> None:
         self.done_steps += 1
+        if self.plan is not None and self.done_steps >= self.plan.total:
+            self._plan_done.set()
         if self._progress is not None:
             self._progress.update(self._bar, completed=self.done_steps)
 
@@ -207,6 +212,8 @@ class View:
         if self.plan is None or task not in self.plan.tasks:
             return
         steps = self.task_steps.setdefault(task, [])
+        if any(done.split()[0] == step for done in steps):
+            return  # told twice (an event stream's replay)
         steps.append(f"{step} {state.lower()}" if state == "Cached" else step)
         self._advance()
         if len(steps) == self.plan.steps_per_task:
