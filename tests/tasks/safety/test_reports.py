@@ -202,6 +202,11 @@ def test_a_folder_or_a_foreign_link_under_a_report_name_is_never_replaced(tmp_pa
         assert "picks.json exists and is a folder" in str(raised.value)
         assert "front.png exists and is a symbolic link ufo did not make" in str(raised.value)
     assert (out / "picks.json").is_dir() and not (tmp_path / "elsewhere.png").exists()
+    (out / reports.CURRENT).mkdir()  # names would resolve into a folder that is not ours
+    problems = reports.folder_problems(out, (), replace_any=True, hint="h")
+    assert problems == [
+        f"{out / reports.CURRENT} exists and is not ufo's report link; choose another folder"
+    ]
 
 
 def test_stale_staging_folders_are_removed_and_live_ones_kept(tmp_path):
