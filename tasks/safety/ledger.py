@@ -52,12 +52,18 @@ def record_written(path: Path, digest: str) -> None:
 
 
 def record_written_locked(folder: Path, digests: dict[str, str]) -> None:
-    """record_written for several names of `folder`, by a caller holding locked_folder(folder)."""
+    """record_written for several names of `folder`, by a caller holding locked_folder(folder).
+
+    The digest of the file now in place is kept next to the new one when the ledger knows
+    it: a writer killed between recording and replacing, twice in a row, must not leave a
+    file ufo wrote that the ledger no longer allows."""
     folder = Path(folder)
     entries = _read_ledger(folder)
     for name, digest in digests.items():
-        previous = [d for d in entries.get(name, []) if d != digest]
-        entries[name] = [digest, *previous][:KEEP_DIGESTS]
+        known = entries.get(name, [])
+        in_place = sha256_file(folder / name) if known and (folder / name).is_file() else None
+        first = [digest, *([in_place] if in_place in known and in_place != digest else [])]
+        entries[name] = [*first, *(d for d in known if d not in first)][:KEEP_DIGESTS]
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(folder / LEDGER_NAME), dir=folder)
     try:
         with os.fdopen(fd, "w") as handle:

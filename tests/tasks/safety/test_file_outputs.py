@@ -4,6 +4,7 @@ and written all or nothing when a command writes two."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 
@@ -115,3 +116,13 @@ def test_one_file_given_twice_to_the_writer_is_refused(tmp_path):
             replace_any=True,
         )
     assert [p.name for p in tmp_path.iterdir()] == ["alias"]
+
+
+def test_a_file_ufo_wrote_stays_allowed_when_two_writers_are_killed_before_replacing(tmp_path):
+    table = tmp_path / "t.json"
+    outputs.write_outputs({table: b"first"}, replace_any=False)
+    # Two writers recorded their digests, and were killed before their rename.
+    for payload in (b"second", b"third"):
+        ledger.record_written(table, hashlib.sha256(payload).hexdigest())
+    assert table.read_bytes() == b"first" and ledger.written_by_project(table)
+    _check({"--out": table})

@@ -145,6 +145,17 @@ def test_a_writer_killed_at_any_step_leaves_the_old_report_or_the_new(tmp_path, 
     assert seen_new_at == [index >= switch for index in range(len(steps))]
 
 
+def test_writers_killed_twice_in_a_row_leave_a_report_the_next_run_may_replace(tmp_path):
+    out, reference = tmp_path / "report", tmp_path / "reference"
+    _old_report_in_the_unit(out)
+    _old_report_in_the_unit(reference)
+    switch = len(_steps(reference, "x")) - 2  # the line before the last rename
+    for tag in ("new", "newer"):  # each recorded its digests in the ledger, then was killed
+        assert _kill_at(out, tag, switch) == f"before {reports.CURRENT}"
+        assert _seen(out) == _report("old")
+    outputs.check_report_output(out, NAMES, replace_any=False)
+
+
 def test_two_writers_into_one_folder_commit_one_after_the_other(tmp_path):
     out = tmp_path / "report"
     _old_report_in_the_unit(out)
@@ -191,6 +202,11 @@ def test_a_folder_or_a_foreign_link_under_a_report_name_is_never_replaced(tmp_pa
         assert "picks.json exists and is a folder" in str(raised.value)
         assert "front.png exists and is a symbolic link ufo did not make" in str(raised.value)
     assert (out / "picks.json").is_dir() and not (tmp_path / "elsewhere.png").exists()
+    (out / reports.CURRENT).mkdir()  # names would resolve into a folder that is not ours
+    problems = reports.folder_problems(out, (), replace_any=True, hint="h")
+    assert problems == [
+        f"{out / reports.CURRENT} exists and is not ufo's report link; choose another folder"
+    ]
 
 
 def test_stale_staging_folders_are_removed_and_live_ones_kept(tmp_path):
