@@ -111,6 +111,7 @@ SEARCH = (
         help=f"model evaluations for a non-additive predictor's search (default {DEFAULT_MAX_EVALS})",
     ),
     opt("--runner", default=DEFAULT_RUNNER, help="threads, dask or tcp://HOST:PORT"),
+    opt("--force", action="store_true", help="replace outputs even if ufo did not write them"),
 )
 
 MEASURE_LATENCY = (
@@ -128,6 +129,7 @@ MEASURE_LATENCY = (
         default="cpu",
         help="cpu: the computing thread's CPU time, steady on a shared machine (default); wall: elapsed time",
     ),
+    opt("--force", action="store_true", help="replace outputs even if ufo did not write them"),
 )
 
 COMMANDS: dict[str, Command] = {
@@ -240,6 +242,11 @@ COMMANDS: dict[str, Command] = {
         (
             opt("--measurements", required=True, help='JSON {"<arch>": ms, ...}'),
             opt("--out", required=True, help="latency table JSON to write"),
+            opt(
+                "--force",
+                action="store_true",
+                help="replace outputs even if ufo did not write them",
+            ),
         ),
     ),
     "predictors": Command("list registered predictors", commands.cmd_predictors, ()),

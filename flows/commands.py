@@ -123,6 +123,12 @@ def cmd_search(args: argparse.Namespace) -> int:
         check_search_parameters,
         **options,
     )  # fmt: skip  (before Prefect starts, as for `ufo run`)
+    from tasks.search.parameters import check_search_output
+
+    for run in searches.runs:
+        check_search_output(run, replace_any=args.force)
+        for warning in run.warnings:
+            emit(f"warning: {warning}")
     api = _start_prefect_for(args.runner)
     from flows.search import ufo_search
     from schemas.search_space import TASKS

@@ -7,7 +7,6 @@ import argparse
 from pathlib import Path
 
 from flows.reporting import emit
-from tasks.errors import ParameterError
 
 
 def _emit_latency_table(table) -> None:
@@ -20,18 +19,23 @@ def _emit_latency_table(table) -> None:
 
 
 def cmd_measure_latency(args: argparse.Namespace) -> int:
-    from schemas.costs import n_tokens
-    from tasks.latency.measure import measure_latency_table
-    from tasks.latency.table import write_latency_table, write_measurements
+    from tasks.latency.measure import (
+        check_measure_latency,
+        measure_latency_table,
+        write_measured_latency,
+    )
 
-    try:
-        n_tokens(args.image_size)
-    except ValueError as error:
-        raise ParameterError(f"--image-size: {error}") from None
-    if args.repeats < 1 or args.check_archs < 0:
-        raise ParameterError(
-            f"--repeats must be >= 1 and --check-archs >= 0, got {args.repeats} and {args.check_archs}"
-        )
+    out = Path(args.out)
+    measurements_out = Path(args.measurements_out) if args.measurements_out else None
+    check_measure_latency(
+        args.image_size,
+        args.repeats,
+        args.check_archs,
+        args.clock,
+        out,
+        measurements_out,
+        replace_any=args.force,
+    )  # fmt: skip  (parameters and outputs, before any graph is built)
     emit(f"timing 9 layer kinds, the fixed part and {args.check_archs} whole sub-networks ...")
     measured = measure_latency_table(
         args.image_size, args.repeats, n_check_archs=args.check_archs, clock=args.clock
@@ -45,26 +49,27 @@ def cmd_measure_latency(args: argparse.Namespace) -> int:
         )
     if measured.checks:
         emit(f"  mean absolute error {measured.check_mean_abs_pct:.2f} %")
-    if args.measurements_out:
-        measurements = {c.arch: c.measured_ms for c in measured.checks}
-        write_measurements(Path(args.measurements_out), measurements)
-        emit(f"wrote the {len(measurements)} whole-network latencies to {args.measurements_out}")
-    write_latency_table(Path(args.out), measured.table, **measured.document_metadata())
-    emit(f"wrote the latency table to {args.out}")
+    write_measured_latency(measured, out, measurements_out, replace_any=args.force)
+    if measurements_out is not None:
+        emit(f"wrote the {len(measured.checks)} whole-network latencies to {measurements_out}")
+    emit(f"wrote the latency table to {out}")
     return 0
 
 
 def cmd_fit_latency(args: argparse.Namespace) -> int:
-    from tasks.latency.fit import fit_latency_table
+    from tasks.latency.fit import check_fit_latency_output, fit_latency_table
     from tasks.latency.table import read_measurements, write_latency_table
 
+    check_fit_latency_output(Path(args.measurements), Path(args.out), replace_any=args.force)
     fit = fit_latency_table(read_measurements(Path(args.measurements)), source=args.measurements)
+    for warning in fit.warnings:
+        emit(f"warning: {warning}")
     _emit_latency_table(fit.table)
     emit(
         f"leave-one-out error over {fit.n_measurements} archs: mean {fit.heldout_mean_abs_pct:.2f} %, "
         f"max {fit.heldout_max_abs_pct:.2f} % ({fit.heldout_worst_arch}); "
         f"in-sample mean {fit.fit_mean_abs_pct:.2f} %"
     )
-    write_latency_table(Path(args.out), fit.table, notes=fit.table.source)
+    write_latency_table(Path(args.out), fit.table, replace_any=args.force, notes=fit.table.source)
     emit(f"wrote the latency table to {args.out}")
     return 0

@@ -116,7 +116,9 @@ def search_with(
     )
 
 
-def write_outcome(outcome: SearchOutcome, out_dir: Path) -> dict[str, str]:
+def write_outcome(
+    outcome: SearchOutcome, out_dir: Path, replace_any: bool = False
+) -> dict[str, str]:
     records = dict(
         image_size=outcome.image_size, latency=outcome.latency, objective=outcome.objective
     )
@@ -131,17 +133,19 @@ def write_outcome(outcome: SearchOutcome, out_dir: Path) -> dict[str, str]:
         budget_limit=outcome.budget.limit,
         title=outcome.title(),
     )
-    return write_report(out_dir, picks, front, plot)
+    return write_report(out_dir, picks, front, plot, replace_any=replace_any)
 
 
-def write_outcomes(outcomes: list[SearchOutcome], searches: ChipSearches) -> dict[str, str]:
+def write_outcomes(
+    outcomes: list[SearchOutcome], searches: ChipSearches, replace_any: bool = False
+) -> dict[str, str]:
     """Every chip's report (one chip: the report in the output folder itself, as a single
     search writes it) and, for several chips, the summary beside their folders."""
     if not searches.several:
-        return write_outcome(outcomes[0], searches.runs[0].out)
+        return write_outcome(outcomes[0], searches.runs[0].out, replace_any)
     written = {}
     for outcome, run in zip(outcomes, searches.runs, strict=True):
-        for name, path in write_outcome(outcome, run.out).items():
+        for name, path in write_outcome(outcome, run.out, replace_any).items():
             written[f"{outcome.chip}/{name}"] = path
     label = goodness_label(outcomes[0].objective)
     written.update(write_chips_summary(outcomes, searches.out, label))

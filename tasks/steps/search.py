@@ -95,7 +95,9 @@ def search_subnetworks(models: dict, train_archs: list[str], searches: ChipSearc
 
 @task(name="write-search-report")
 def write_search_report(outcomes: list, searches: ChipSearches) -> dict[str, str]:
-    written = write_outcomes(outcomes, searches)
+    # A deployment run replaces only ufo's own files; `ufo search` checked that before
+    # the work, honouring --force (a second check here would refuse what --force allowed).
+    written = write_outcomes(outcomes, searches, replace_any=not in_deployment_run())
     for path in written.values():  # so a later deployment run may replace them
         ledger.record_written(Path(path), atomic.sha256_file(Path(path)))
     get_run_logger().info("wrote %s to %s", ", ".join(written), searches.out)

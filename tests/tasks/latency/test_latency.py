@@ -394,7 +394,9 @@ def test_fit_latency_on_a_bad_file_exits_2_and_leaves_the_old_table(tmp_path):
     measurements = write_json(tmp_path / "m.json", bad)
     out_path = tmp_path / "t.json"
     out_path.write_text("old table", encoding="utf-8")
-    code, _, err = run_cli(["fit-latency", "--measurements", measurements, "--out", str(out_path)])
+    code, _, err = run_cli(
+        ["fit-latency", "--measurements", measurements, "--out", str(out_path), "--force"]
+    )
     assert code == 2 and "Traceback" not in err
     assert measurements in err and GOOD_ARCH in err and "ms (the value)" in err
     assert out_path.read_text(encoding="utf-8") == "old table"
