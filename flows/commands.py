@@ -14,7 +14,7 @@ from flows import console
 from flows.reporting import USER_ERRORS, emit
 from flows.reporting import default_predictor as _default_predictor
 from flows.settings import configure_prefect_environment, quiet_tracebacks_for
-from schemas.search_space import ARCH_FIELD, RANK_FIELDS
+from schemas.search_space import ARCH_FIELD
 from tasks import paths
 from tasks.errors import HoldoutError, ParameterError
 from tasks.files import atomic, reading, writing
@@ -265,7 +265,7 @@ def _read_valid(path: str, kind: str, reference=None):
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from schemas.search_space import TASKS
-    from tasks.predict.encode import encode_archs_cached
+    from tasks.predict.encode import encode_archs_cached, training_set
     from tasks.predict.evaluate import evaluate_predictor, parse_holdout, summarise_taus
     from tasks.predict.predictors import get_predictor_class
 
@@ -277,7 +277,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     args.session.view.plan = console.Plan(label="tasks evaluated")
     frame = _read_valid(args.train, "train")
     features = encode_archs_cached(list(frame[ARCH_FIELD]), encoding, paths.cache_dir()).features
-    ranks = frame[list(RANK_FIELDS)].astype(float).to_numpy()
+    # Every task's ranks (a measurements file's scores ranked; NaN where not measured).
+    ranks = training_set(frame, features).all_labels().astype(float)
     summary = summarise_taus(
         evaluate_predictor(predictor, features, ranks, holdout, holdout_seed=args.holdout_seed)
     )
