@@ -78,7 +78,7 @@ else
         sleep 1
     done
     grep -qE "(is|are) being served" "$RUN_DIR/serve.log" || fail "deployments not served within ${TIMEOUT}s" "$RUN_DIR/serve.log"
-    echo "serving ufo-pipeline/demo, ufo-pipeline/competition, ufo-pipeline/dask, ufo-search/demo (pid $(cat "$RUN_DIR/serve.pid"), log $RUN_DIR/serve.log)"
+    echo "serving ufo-pipeline/demo, ufo-pipeline/competition, ufo-pipeline/dask, ufo-search/demo, ufo-propose/demo (pid $(cat "$RUN_DIR/serve.pid"), log $RUN_DIR/serve.log)"
 fi
 echo "dashboard: http://127.0.0.1:$PORT (password: the line in $AUTH_FILE)"
 echo "then: export PREFECT_API_URL=$PREFECT_API_URL PREFECT_API_AUTH_STRING=\"\$(cat $AUTH_FILE)\""
