@@ -65,6 +65,12 @@ class TaskStateFeed:
         self._ready = threading.Event()  # subscribed, or given up
         self.following = False
 
+    def __reduce__(self):
+        # The flow, with this hook, travels to Dask workers inside each task's run context;
+        # the hook runs only in the flow's own process, so an inert feed is what they get
+        # (the live one holds a thread, a loop and the console, which cannot be pickled).
+        return (_inert_feed, ())
+
     def follow(self, _flow, flow_run, _state) -> None:
         if self._thread is not None:  # the flow run's retry: already followed
             return
@@ -109,3 +115,11 @@ class TaskStateFeed:
         if self._loop is not None and self._task is not None:
             self._loop.call_soon_threadsafe(self._task.cancel)
         self._thread.join(_STOP_SECONDS)
+
+
+def _ignore_state(_state: TaskRunState) -> None:
+    return None
+
+
+def _inert_feed() -> TaskStateFeed:
+    return TaskStateFeed(_ignore_state)
