@@ -176,12 +176,35 @@ def test_run_writes_the_submission_and_shows_stages_then_one_tau_table(
         assert noise not in captured.out + captured.err
     assert "Finished in state Completed" in log.read_text()
     assert "[fit-sop]" in log.read_text()
+    # The same run again: every fit and holdout evaluation comes back from the cache, and
+    # the console says so from the task states (Prefect's "Cached" state).
+    assert main([*args, "--predictor", "gpnas", "--holdout", "last:20"]) == 0
+    done = [line for line in capsys.readouterr().out.splitlines() if " done (" in line]
+    assert len(done) == len(TASKS)
+    assert all(line.endswith("holdout cached, fit cached") for line in done), done
     # ufo wrote it, so a second run replaces it without --force.
     assert main([*args, "--predictor", "ridge", "--holdout", "none"]) == 0
     assert (
         main(["validate", str(out), "--kind", "submission", "--test", str(files / "test.json")])
         == 0
     )
+
+
+def test_a_retried_fit_is_shown_at_each_new_attempt(files, tmp_path, capsys, prefect_harness):
+    """--fault fails every attempt of one fit within the run: the console shows the two
+    retries (Prefect's Retrying states), then the run fails. (--refit: an earlier test may
+    have cached that fit, and a cached fit does not run.)"""
+    out = tmp_path / "sub.json"
+    args = run_args(files / "train.json", files / "test.json", out, "--holdout", "none")
+    # msmt17: no other test injects a fault there (a fault fires in one flow run only).
+    code = main([*args, "--predictor", "ridge", "--refit", "--fault", "fit:msmt17"])
+    captured = capsys.readouterr()
+    assert code != 0 and not out.exists()
+    retries = [line for line in captured.out.splitlines() if "retrying" in line]
+    assert retries == [
+        "  fit-msmt17 failed; retrying (attempt 2 of 3)",
+        "  fit-msmt17 failed; retrying (attempt 3 of 3)",
+    ]
 
 
 def test_verbose_brings_the_full_logs_back_to_the_console(files, capsys):
@@ -241,15 +264,15 @@ def test_run_refuses_to_replace_a_file_it_did_not_write(files, tmp_path, capsys)
 
 def test_the_ufo_command_skips_only_the_interpreter_teardown(files, tmp_path):
     """The `ufo` script (flows.cli.entry_point) ends with os._exit after the command: its
-    exit code, everything it printed to a pipe, its log file and every atexit hook (Prefect
-    stops its temporary server and flushes its logs there) must still come through, and an
-    open thread pool must not keep it waiting."""
+    exit code, everything it printed to a pipe, its log file and every atexit hook (the
+    temporary server's stop; Prefect's own) must still come through, and an open thread
+    pool must not keep it waiting; the teardown that would free every object is skipped."""
     import os
     import subprocess
     import sys
 
     env = {**os.environ, "UFO_DATA_DIR": str(tmp_path / "data")}
-    marker = tmp_path / "atexit-ran"
+    marker, teardown = tmp_path / "atexit-ran", tmp_path / "teardown-ran"
     script = (
         "import atexit, sys\n"
         "from concurrent.futures import ThreadPoolExecutor\n"
@@ -258,6 +281,11 @@ def test_the_ufo_command_skips_only_the_interpreter_teardown(files, tmp_path):
         # A pool left open: its idle worker is a non-daemon thread, as at interpreter exit.
         "pool = ThreadPoolExecutor(1)\n"
         "pool.submit(int).result()\n"
+        # Freed only by the interpreter's teardown, after the atexit hooks.
+        "class FreedAtTeardown:\n"
+        # (`open` bound now: the teardown may have removed the builtins by then)
+        f"    def __del__(self, open=open): open({str(teardown)!r}, 'w').write('ran')\n"
+        "kept = FreedAtTeardown()\n"
         "entry_point()\n"
     )
     cases = [
@@ -277,6 +305,7 @@ def test_the_ufo_command_skips_only_the_interpreter_teardown(files, tmp_path):
         assert done.returncode == code, done.stderr
         assert expected in done.stdout + done.stderr
         assert marker.read_text() == "ran"
+        assert not teardown.exists()
         if code in (0, 1):  # a validation writes a log; its last line is the command's end
             last = done.stdout.strip().splitlines()[-1]
             assert last.startswith("full log: "), done.stdout

@@ -1,6 +1,7 @@
 """A killed `ufo run` leaves nothing of the project behind: its temporary Prefect server
 goes with it. Real processes, real signals."""
 
+import json
 import os
 import signal
 import subprocess
@@ -100,3 +101,55 @@ def test_killing_ufo_run_leaves_nothing_behind(inputs, tmp_path, sig, runner, wa
         for pid in everything:  # a failed test must not leave them either
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+_START_SCRIPT = """
+import json, os, subprocess, sys, threading, urllib.request
+from flows.settings import configure_prefect_environment
+configure_prefect_environment()
+from flows.lifetime import start_temporary_server_tied_to_us
+from prefect.settings import get_current_settings
+server = start_temporary_server_tied_to_us()
+seen = {}
+thread = threading.Thread(target=lambda: seen.update(thread=get_current_settings().api.url))
+thread.start()
+thread.join()
+child = [sys.executable, "-c", "import os; print(os.environ.get('PREFECT_API_URL'))"]
+with urllib.request.urlopen(server.api_url + "/health", timeout=10) as reply:
+    health = reply.status
+print(json.dumps({
+    "url": server.api_url, "pid": server.process.pid, "health": health,
+    "main": get_current_settings().api.url, "thread": seen["thread"],
+    "child": subprocess.run(child, capture_output=True, text=True).stdout.strip(),
+}))
+"""
+
+
+def test_the_temporary_server_serves_this_process_its_threads_and_children(tmp_path):
+    """Started by hand: PREFECT_API_URL points at it in this process, in a thread started
+    later and in a child process; a normal exit stops it before the process ends."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(tmp_path / "home"), UFO_DATA_DIR=str(tmp_path / "data"))
+    # Output to files, not pipes: the server inherits them, and waiting for a pipe's end
+    # would wait for the server too.
+    out, err = tmp_path / "out", tmp_path / "err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        script = subprocess.Popen(
+            [sys.executable, "-c", _START_SCRIPT], env=env, stdout=stdout, stderr=stderr
+        )
+        assert script.wait(300) == 0, err.read_text()
+    seen = json.loads(out.read_text().splitlines()[-1])
+    assert seen["health"] == 200 and seen["url"].startswith("http://127.0.0.1:")
+    assert seen["main"] == seen["thread"] == seen["child"] == seen["url"]
+    assert not alive(seen["pid"]), "the server outlived the exit (stopped only by PDEATHSIG?)"
+
+
+def test_a_user_api_url_means_no_temporary_server(monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.lifetime import start_temporary_server_tied_to_us
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:1/api"}):
+        assert start_temporary_server_tied_to_us() is None
+    assert "PREFECT_API_URL" not in os.environ
