@@ -80,6 +80,7 @@ class View:
     done_steps: int = 0
     task_steps: dict[str, list[str]] = field(default_factory=dict)
     fit_seconds: dict[str, float] = field(default_factory=dict)
+    fit_rows: dict[str, int] = field(default_factory=dict)  # entries each task was fitted on
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _plan_done: threading.Event = field(default_factory=threading.Event)
     _progress: object = None
@@ -175,6 +176,8 @@ class View:
             self.taus.setdefault(payload["task"], payload["tau"])
         elif kind == "fitted":
             self.fit_seconds[payload["task"]] = payload["seconds"]
+            if "rows" in payload:
+                self.fit_rows[payload["task"]] = payload["rows"]
         elif kind == "evaluated":  # `ufo evaluate`: all folds of one task
             self.taus[payload["task"]] = payload["tau"]
             self._step_done(payload["task"], "holdout", "Completed")
@@ -220,7 +223,9 @@ class View:
             finished = sum(len(s) == self.plan.steps_per_task for s in self.task_steps.values())
             parts = [s for s in steps if s.endswith("cached")]
             if task in self.fit_seconds:
-                parts.insert(0, f"fitted in {self.fit_seconds[task]:.1f} s")
+                # the entries used: a measurements file may leave a task out of some
+                rows = f" on {self.fit_rows[task]} entries" if task in self.fit_rows else ""
+                parts.insert(0, f"fitted{rows} in {self.fit_seconds[task]:.1f} s")
             if task in self.taus:
                 parts.insert(0, f"holdout tau {self.taus[task]:.4f}")
             detail = ", ".join(parts)

@@ -67,6 +67,14 @@ def test_a_task_is_done_when_all_its_steps_completed_and_says_which_were_cached(
     assert view.out.getvalue() == "  cplfw       done (1/8): fitted in 2.5 s, holdout cached\n"
 
 
+def test_a_fit_line_says_how_many_entries_the_task_was_fitted_on():
+    """A measurements file may leave a task out of some entries: each fit says its rows."""
+    view = _view(steps_per_task=1)
+    view._on_event({"kind": "fitted", "task": "sop", "seconds": 0.5, "rows": 37})
+    view.on_task_state(_state("fit-sop"))
+    assert view.out.getvalue() == "  sop         done (1/8): fitted on 37 entries in 0.5 s\n"
+
+
 @pytest.mark.parametrize(
     ("state", "why"),
     [
