@@ -51,13 +51,8 @@ from schemas.encodings import get_encoding  # noqa: E402
 from schemas.search_space import TASKS  # noqa: E402
 from tasks.predict.evaluate import fold_shared  # noqa: E402
 from tasks.predict.predictors import DEFAULT_PREDICTOR, PREDICTORS, make_predictor  # noqa: E402
-from tasks.search.objective import build_objective  # noqa: E402
-from tasks.search.propose import (  # noqa: E402
-    choose_batch,
-    labelled_incumbent,
-    objective_sd,
-    sd_per_task,
-)
+from tasks.search.objective import build_objective, objective_sd, sd_per_task  # noqa: E402
+from tasks.search.propose import choose_batch, labelled_incumbent  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "proposals.json"
 PREDICTOR_NAMES = ("ridge", DEFAULT_PREDICTOR)

@@ -249,3 +249,29 @@ def build_objective(
         encoding=encoding,
         standardised=standardised,
     )
+
+
+# ---------------------------------------------------------------- predictive sd
+
+
+def sd_per_task(objective: Objective, codes: Sequence[str]) -> np.ndarray:
+    """(n, T) each task's predictive sd on its goodness scale (= the score scale: goodness
+    is -score), columns in `objective.tasks` order."""
+    if len(codes) == 0:
+        return np.zeros((0, len(objective.tasks)))
+    X = get_encoding(objective.encoding).build(list(codes))
+    return np.column_stack(
+        [objective.predictors[task].predict_with_sd(X)[1] for task in objective.tasks]
+    )
+
+
+def objective_sd(objective: Objective, per_task_sd: np.ndarray) -> np.ndarray:
+    """(n,) the objective's sd from the per-task sds: one task's own sd, or for a
+    standardised weighted mean sqrt(sum_t (w_t / std_t)^2 sd_t^2), which assumes the
+    tasks' errors independent. They are not (the tasks' ranks correlate), so this is a
+    lower bound for positively correlated errors; bench/proposals.py measures the rule
+    with it."""
+    if not objective.standardised:
+        return per_task_sd[:, int(np.argmax(objective.weights))]
+    scale = objective.weights / objective.stds
+    return np.sqrt((per_task_sd**2) @ (scale**2))

@@ -36,14 +36,13 @@ from pathlib import Path
 import numpy as np
 
 from schemas.costs import AdditiveCost, kind_matrix
-from schemas.encodings import get_encoding
 from tasks.files.atomic import write_bytes_atomic
 from tasks.predict.predictors.base import Predictor
 from tasks.search.budget import cost_for
-from tasks.search.objective import Objective, build_objective
+from tasks.search.objective import Objective, build_objective, objective_sd, sd_per_task
 from tasks.search.parameters import SearchParameters
 from tasks.search.refine import search_budget
-from tasks.search.report import ScoredArchs, arch_records
+from tasks.search.report import ScoredArchs, arch_records, csv_bytes
 
 RULES = ("qei", "top", "ucb", "thompson")
 # bench/proposals.py (bench/README.md, "What to evaluate next"): at k = 3 with the default
@@ -162,28 +161,7 @@ def _thompson(draws, means, k: int) -> list[tuple[int, str]]:
     return picks
 
 
-# ---------------------------------------------------------------- the objective's sd
-
-
-def sd_per_task(objective: Objective, codes: Sequence[str]) -> np.ndarray:
-    """(n, T) each task's predictive sd on its goodness scale (= the score scale: goodness
-    is -score), columns in `objective.tasks` order."""
-    X = get_encoding(objective.encoding).build(list(codes))
-    return np.column_stack(
-        [objective.predictors[task].predict_with_sd(X)[1] for task in objective.tasks]
-    )
-
-
-def objective_sd(objective: Objective, per_task_sd: np.ndarray) -> np.ndarray:
-    """(n,) the objective's sd from the per-task sds: one task's own sd, or for a
-    standardised weighted mean sqrt(sum_t (w_t / std_t)^2 sd_t^2), which assumes the
-    tasks' errors independent. They are not (the tasks' ranks correlate), so this is a
-    lower bound for positively correlated errors; bench/proposals.py measures the rule
-    with it."""
-    if not objective.standardised:
-        return per_task_sd[:, int(np.argmax(objective.weights))]
-    scale = objective.weights / objective.stds
-    return np.sqrt((per_task_sd**2) @ (scale**2))
+# ---------------------------------------------------------------- the incumbent
 
 
 def labelled_incumbent(
@@ -200,9 +178,7 @@ def labelled_incumbent(
 
 @dataclass(frozen=True)
 class Proposals:
-    scored: ScoredArchs  # the proposals in the order chosen, with predicted goodness
-    sd: np.ndarray  # (n,) the objective's predictive sd
-    sd_per_task: dict[str, np.ndarray]  # task -> (n,)
+    scored: ScoredArchs  # the proposals in the order chosen, predicted goodness and sds
     reasons: list[str]
     rule: str
     objective: str  # the objective spec
@@ -261,9 +237,9 @@ def propose(
             [pool[i] for i in chosen],
             means[chosen],
             {task: per_task[:, t] for t, task in enumerate(objective.tasks)},
+            sd=sd[chosen],
+            sd_per_task={task: task_sd[chosen, t] for t, task in enumerate(objective.tasks)},
         ),
-        sd=sd[chosen],
-        sd_per_task={task: task_sd[chosen, t] for t, task in enumerate(objective.tasks)},
         reasons=[reason for _, reason in picks],
         rule=rule,
         objective=run.objective,
@@ -279,50 +255,13 @@ def propose(
 
 def proposal_records(proposals: Proposals) -> list[dict]:
     """One record per proposal, in the order chosen: the search report's record
-    (report.arch_records) with the sds and the reason."""
-    base = arch_records(
+    (report.arch_records, with the sds) and the reason."""
+    records = arch_records(
         proposals.scored, proposals.image_size, proposals.latency, objective=proposals.objective
     )
-    records = []
-    for i, record in enumerate(base):
-        out = {}
-        for key, value in record.items():
-            out[key] = value
-            if key == "predicted":
-                out["predicted_sd"] = round(float(proposals.sd[i]), 6)
-            if key == "predicted_per_task":
-                out["sd_per_task"] = {
-                    t: round(float(v[i]), 6) for t, v in proposals.sd_per_task.items()
-                }
-        out["reason"] = proposals.reasons[i]
-        records.append(out)
+    for record, reason in zip(records, proposals.reasons, strict=True):
+        record["reason"] = reason
     return records
-
-
-def _csv_bytes(records: list[dict]) -> bytes:
-    """Flat CSV: per-task fields become columns (predicted_<task>, sd_<task>), the layers
-    a compact string, the supernet config one-line JSON."""
-    rows = []
-    for record in records:
-        row = {}
-        for key, value in record.items():
-            if key == "predicted_per_task":
-                row.update({f"predicted_{t}": v for t, v in value.items()})
-            elif key == "sd_per_task":
-                row.update({f"sd_{t}": v for t, v in value.items()})
-            elif key == "layers":
-                row[key] = " ".join(f"{x['heads']}h/{x['mlp_ratio']}" for x in value)
-            elif key == "supernet_config":
-                row[key] = json.dumps(value, separators=(",", ":"))
-            else:
-                row[key] = value
-        rows.append(row)
-    buffer = text_io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return buffer.getvalue().encode()
 
 
 def write_proposals(out_dir: Path, records: list[dict]) -> dict[str, str]:
@@ -330,7 +269,7 @@ def write_proposals(out_dir: Path, records: list[dict]) -> dict[str, str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     payloads = {
         "proposals.json": (json.dumps(records, indent=1) + "\n").encode(),
-        "proposals.csv": _csv_bytes(records),
+        "proposals.csv": csv_bytes(records),
     }
     for name, payload in payloads.items():
         write_bytes_atomic(out_dir / name, payload)

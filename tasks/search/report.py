@@ -29,11 +29,14 @@ REPORT_FILES = ("picks.json", "picks.csv", "front.json", "front.csv", "front.png
 
 @dataclass(frozen=True)
 class ScoredArchs:
-    """Archs with their predicted goodness: the objective and every task's."""
+    """Archs with their predicted goodness: the objective and every task's, and where
+    computed, the predictive sd of each (tasks/search/objective.py, `objective_sd`)."""
 
     archs: list[str]
     objective: np.ndarray  # (n,)
     per_task: dict[str, np.ndarray]  # task -> (n,)
+    sd: np.ndarray | None = None  # (n,) the objective's predictive sd
+    sd_per_task: dict[str, np.ndarray] | None = None  # task -> (n,)
 
 
 def arch_records(
@@ -60,28 +63,46 @@ def arch_records(
         if objective is not None:
             record["objective"] = describe_objective(objective)
         record["predicted"] = round(float(scored.objective[i]), 6)
+        if scored.sd is not None:
+            record["predicted_sd"] = round(float(scored.sd[i]), 6)
         record["predicted_per_task"] = {
             task: round(float(values[i]), 6) for task, values in scored.per_task.items()
         }
+        if scored.sd_per_task is not None:
+            record["sd_per_task"] = {
+                task: round(float(values[i]), 6) for task, values in scored.sd_per_task.items()
+            }
         record["layers"] = layer_config(arch)
         record["supernet_config"] = supernet_config(arch)
         records.append(record)
     return records
 
 
-NESTED_FIELDS = ("predicted_per_task", "layers", "supernet_config")
+NESTED_FIELDS = ("predicted_per_task", "sd_per_task", "layers", "supernet_config")
 
 
-def _csv_bytes(records: list[dict]) -> bytes:
-    """Flat CSV: nested fields become columns (predicted_<task>), a compact string to read
-    (layers) or, for the supernet config a program passes on, one-line JSON."""
-    rows = []
-    for record in records:
-        row = {k: v for k, v in record.items() if k not in NESTED_FIELDS}
-        row.update({f"predicted_{t}": v for t, v in record["predicted_per_task"].items()})
-        row["layers"] = " ".join(f"{x['heads']}h/{x['mlp_ratio']}" for x in record["layers"])
-        row["supernet_config"] = json.dumps(record["supernet_config"], separators=(",", ":"))
-        rows.append(row)
+def _flat_row(record: dict) -> dict:
+    """A record as one CSV row, its fields in order: the per-task fields become columns
+    (predicted_<task>, sd_<task>), the layers a compact string to read, and the supernet
+    config, which a program passes on, one-line JSON."""
+    row = {}
+    for key, value in record.items():
+        if key == "predicted_per_task":
+            row.update({f"predicted_{t}": v for t, v in value.items()})
+        elif key == "sd_per_task":
+            row.update({f"sd_{t}": v for t, v in value.items()})
+        elif key == "layers":
+            row[key] = " ".join(f"{x['heads']}h/{x['mlp_ratio']}" for x in value)
+        elif key == "supernet_config":
+            row[key] = json.dumps(value, separators=(",", ":"))
+        else:
+            row[key] = value
+    return row
+
+
+def csv_bytes(records: list[dict]) -> bytes:
+    """Flat CSV of records (`_flat_row`), with a header; empty for no records."""
+    rows = [_flat_row(record) for record in records]
     buffer = text_io.StringIO()
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
@@ -182,6 +203,6 @@ def write_report(
     ) as staging:
         for name, records in (("picks", picks), ("front", front)):
             write_bytes_atomic(staging / f"{name}.json", _json_bytes(records))
-            write_bytes_atomic(staging / f"{name}.csv", _csv_bytes(records))
+            write_bytes_atomic(staging / f"{name}.csv", csv_bytes(records))
         plot_front(staging / "front.png", **plot)
     return {name: str(out_dir / name) for name in REPORT_FILES}

@@ -81,7 +81,7 @@ def test_proposals_are_distinct_unlabelled_within_budget_and_unsure(
     archs = proposals.scored.archs
     assert len(set(archs)) == 6 and not set(archs) & set(train_archs)
     assert np.all(params_cost().of_archs(archs) <= budget.limit)
-    assert np.all(proposals.sd > 0) and len(proposals.reasons) == 6
+    assert np.all(proposals.scored.sd > 0) and len(proposals.reasons) == 6
     records = proposal_records(proposals)
     assert [r["arch"] for r in records] == archs
     assert all(r["predicted_sd"] > 0 and r["reason"] in (BEST, INFORMATIVE) for r in records)
