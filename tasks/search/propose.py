@@ -26,8 +26,6 @@ the labelled arch beside the candidates it is compared with."""
 
 from __future__ import annotations
 
-import csv
-import io as text_io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
