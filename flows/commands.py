@@ -99,12 +99,41 @@ def _emit_picks(picks: list[dict], title: str) -> None:
     has_latency = bool(picks) and "latency_ms" in picks[0]
     emit(title)
     header = f"{'#':>3}  {'arch':<37}  {'params':>8}  {'MACs':>7}"
-    emit(header + ("  latency" if has_latency else "") + "  predicted")
+    has_sd = bool(picks) and "predicted_sd" in picks[0]
+    emit(
+        header
+        + ("  latency" if has_latency else "")
+        + "  predicted"
+        + ("     sd" if has_sd else "")
+    )
     for pick in picks:
         line = f"{pick['rank']:>3}  {pick['arch']:<37}  {pick['params'] / 1e6:>7.2f}M  {pick['macs'] / 1e9:>6.2f}G"
         if has_latency:
             line += f"  {pick['latency_ms']:>6.2f}ms"
-        emit(line + f"  {pick['predicted']:+.3f}")
+        line += f"  {pick['predicted']:>+9.3f}"
+        emit(line + (f"  {pick['predicted_sd']:>5.3f}" if has_sd else ""))
+
+
+def _emit_decision(decision: dict | None) -> None:
+    """decision.json on the console: the best measured arch beside the best unmeasured
+    pick, the predicted gain with its sd, and what to do (tasks/search/decision.py)."""
+    if not decision:
+        return
+    measured, pick = decision["best_measured"], decision["best_unmeasured_pick"]
+    if measured is not None:
+        ranks = ", ".join(
+            f"{task} {r['rank']} of {r['of']}" for task, r in measured["measured_rank"].items()
+        )
+        emit(f"best measured within budget: {measured['arch']} (measured rank {ranks})")
+    if pick is not None:
+        line = f"best unmeasured pick:        {pick['arch']}"
+        if decision["predicted_gain"] is not None:
+            line += (
+                f" (predicted gain {decision['predicted_gain']:+.3f} ± {decision['gain_sd']:.3f},"
+                f" {decision['chance_better']:.0%} chance better)"
+            )
+        emit(line)
+    emit(decision["advice"])
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -148,6 +177,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             picks,
             f"{where}picks within {run.budget} (objective {objective}, predictor {run.predictor}):",
         )
+        _emit_decision(json.loads((run.out / "decision.json").read_text()))
     if searches.several:
         from tasks.search.chips_report import summary_table
 
@@ -155,7 +185,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         emit(summary_table(json.loads((out / "chips.json").read_text())))
         emit(f"report written to {out}: a folder per chip, chips.json/.csv, fronts.png")
     else:
-        emit(f"report written to {out}: picks.json/.csv, front.json/.csv, front.png")
+        emit(f"report written to {out}: picks.json/.csv, front.json/.csv, front.png, decision.json")
     return 0
 
 

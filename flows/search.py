@@ -82,6 +82,7 @@ def ufo_search(
     )
     outcomes = search_subnetworks(
         dict(zip(TASKS, models.result(), strict=True)),
+        training,
         list(train_frame[ARCH_FIELD]),
         searches,
         latencies,

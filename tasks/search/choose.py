@@ -7,13 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from schemas.costs import AdditiveCost
 from schemas.objectives import describe_objective
 from tasks.predict.predictors.base import Predictor
 from tasks.search.budget import Budget, cost_for, format_cost
 from tasks.search.chips import ChipSearches
 from tasks.search.chips_report import write_chips_summary
-from tasks.search.objective import build_objective
+from tasks.search.decision import Decision, Measured, decide
+from tasks.search.objective import build_objective, objective_sd, sd_per_task
 from tasks.search.parameters import SearchParameters
 from tasks.search.refine import search_budget, search_front
 from tasks.search.report import ScoredArchs, arch_records, goodness_label, write_report
@@ -33,6 +36,7 @@ class SearchOutcome:
     exact: bool  # True when the front is the model's exact front (additive model)
     max_evals: int  # full-model evaluations allowed to a refined search (per front, per pick)
     chip: str = ""  # the chip's name when one search covers several chips
+    decision: Decision | None = None  # the best measured arch beside the best pick
 
     def title(self) -> str:
         kind = "exact front" if self.exact else f"refined search, <= {self.max_evals} evaluations"
@@ -50,16 +54,28 @@ class SearchOutcome:
         cost = self.cost.of_archs([best])[0]
         return (
             f"best pick within {self.budget}: {best} "
-            f"({format_cost(cost, self.budget.metric)}, predicted {self.picks.objective[0]:+.3f})"
+            f"({format_cost(cost, self.budget.metric)}, predicted {self.picks.objective[0]:+.3f}"
+            + (f" ± {self.picks.sd[0]:.3f}" if self.picks.sd is not None else "")
+            + ")"
         )
 
 
-def _scored(objective, archs: list[str]) -> ScoredArchs:
+def _scored(objective, archs: list[str], with_sd: bool = False) -> ScoredArchs:
+    """Archs with their predicted goodness; `with_sd`: and the predictive sds (for the
+    picks and the front the report shows, not for the labelled archs of the plot)."""
     per_task = objective.per_task(archs)
+    sd = task_sd = None
+    if with_sd:
+        task_sd = sd_per_task(objective, archs)
+        sd = objective_sd(objective, task_sd) if len(archs) else np.zeros(0)
     return ScoredArchs(
         list(archs),
         objective.goodness(archs),
         {task: per_task[:, i] for i, task in enumerate(objective.tasks)},
+        sd=sd,
+        sd_per_task=None
+        if task_sd is None
+        else {task: task_sd[:, i] for i, task in enumerate(objective.tasks)},
     )
 
 
@@ -69,10 +85,11 @@ def choose_subnetworks(
     run: SearchParameters,
     latency: AdditiveCost | None,
     seed: int = 0,
+    measured: Measured | None = None,
 ) -> SearchOutcome:
     """One chip's search: the objective, then `search_with`."""
     objective = build_objective(models, train_archs, task=run.objective)
-    return search_with(objective, train_archs, run, latency, seed)
+    return search_with(objective, train_archs, run, latency, seed, measured)
 
 
 def choose_for_chips(
@@ -82,25 +99,44 @@ def choose_for_chips(
     latencies: list[AdditiveCost | None],
     chips: list[str],
     seed: int = 0,
+    measured: Measured | None = None,
 ) -> list[SearchOutcome]:
     """Every chip's search, with one objective (the fits are the same for every chip)."""
     objective = build_objective(models, train_archs, task=runs[0].objective)
     return [
-        replace(search_with(objective, train_archs, run, latency, seed), chip=chip)
+        replace(search_with(objective, train_archs, run, latency, seed, measured), chip=chip)
         for run, latency, chip in zip(runs, latencies, chips, strict=True)
     ]
 
 
 def search_with(
-    objective, train_archs: list[str], run: SearchParameters, latency, seed: int = 0
+    objective,
+    train_archs: list[str],
+    run: SearchParameters,
+    latency,
+    seed: int = 0,
+    measured: Measured | None = None,
 ) -> SearchOutcome:
     """The front and the picks within the run's budget (its reachability was checked with
-    the parameters), every arch scored for the report."""
+    the parameters), every arch scored for the report; given the measurements, the
+    decision between the best measured arch and the best unmeasured pick."""
     cost = cost_for(run.budget.metric, run.image_size, latency)
     front = search_front(objective, cost, max_evals=run.max_evals, seed=seed)
-    picks = search_budget(
+    found = search_budget(
         objective, cost, run.budget.limit, max_evals=run.max_evals, seed=seed, top=run.top
     )
+    picks = _scored(objective, [c.arch for c in found], with_sd=True)
+    decision = None
+    if measured is not None:
+        decision = decide(
+            objective,
+            measured,
+            cost.of_archs(list(measured.archs)),
+            run.budget.limit,
+            picks.archs,
+            picks.objective,
+            picks.sd,
+        )
     return SearchOutcome(
         objective=run.objective,
         predictor=run.predictor,
@@ -108,11 +144,12 @@ def search_with(
         cost=cost,
         latency=latency,
         image_size=run.image_size,
-        picks=_scored(objective, [c.arch for c in picks]),
-        front=_scored(objective, list(front.archs)),
+        picks=picks,
+        front=_scored(objective, list(front.archs), with_sd=True),
         labelled=_scored(objective, train_archs),
         exact=front.exact,
         max_evals=run.max_evals,
+        decision=decision,
     )
 
 
@@ -133,7 +170,14 @@ def write_outcome(
         budget_limit=outcome.budget.limit,
         title=outcome.title(),
     )
-    return write_report(out_dir, picks, front, plot, replace_any=replace_any)
+    decision = None
+    if outcome.decision is not None:
+        decision = {
+            "budget": str(outcome.budget),
+            "objective": describe_objective(outcome.objective),
+            **outcome.decision.record(),
+        }
+    return write_report(out_dir, picks, front, plot, decision=decision, replace_any=replace_any)
 
 
 def write_outcomes(

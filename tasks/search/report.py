@@ -24,7 +24,16 @@ from tasks.files.atomic import write_bytes_atomic
 from tasks.safety import reports
 from tasks.safety.outputs import REPLACE_HINT_CLI
 
-REPORT_FILES = ("picks.json", "picks.csv", "front.json", "front.csv", "front.png")
+# decision.json: the best measured arch within the budget beside the best unmeasured pick
+# (tasks/search/decision.py)
+REPORT_FILES = (
+    "picks.json",
+    "picks.csv",
+    "front.json",
+    "front.csv",
+    "front.png",
+    "decision.json",
+)
 
 
 @dataclass(frozen=True)
@@ -111,8 +120,8 @@ def csv_bytes(records: list[dict]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _json_bytes(records: list[dict]) -> bytes:
-    return (json.dumps(records, indent=1) + "\n").encode()
+def _json_bytes(content: list | dict | None) -> bytes:
+    return (json.dumps(content, indent=1) + "\n").encode()
 
 
 def goodness_label(objective: str | None = None) -> str:
@@ -132,8 +141,9 @@ def plot_front(
     title: str,
     objective: str | None = None,
 ) -> None:
-    """Predicted goodness against cost: the front as a step line, the labelled archs
-    (at the model's own score for them) as dots, the picks marked, the budget as a line.
+    """Predicted goodness against cost: the front as a step line with its ± 1 sd band,
+    the labelled archs (at the model's own score for them) as dots, the picks marked with
+    their sd, the budget as a line.
     Given the objective spec, the goodness axis says in words what it measures."""
     import matplotlib
 
@@ -158,6 +168,27 @@ def plot_front(
         color="tab:blue",
         label=f"Pareto front ({len(front.archs)} points)",
     )
+    if front.sd is not None:  # the model's own uncertainty about the front
+        ax.fill_between(
+            cost.of_archs(front.archs) / scale,
+            front.objective - front.sd,
+            front.objective + front.sd,
+            step="post",
+            color="tab:blue",
+            alpha=0.15,
+            linewidth=0,
+            label="front ± 1 predicted sd",
+        )
+    if picks.sd is not None:
+        ax.errorbar(
+            cost.of_archs(picks.archs) / scale,
+            picks.objective,
+            yerr=picks.sd,
+            fmt="none",
+            ecolor="tab:red",
+            alpha=0.5,
+            linewidth=1,
+        )
     ax.scatter(
         cost.of_archs(picks.archs) / scale,
         picks.objective,
@@ -185,12 +216,14 @@ def write_report(
     front: list[dict],
     plot: dict,
     *,
+    decision: dict | None = None,
     replace_any: bool = False,
     hint: str = REPLACE_HINT_CLI,
 ) -> dict[str, str]:
-    """Write the five report files as one unit; returns name -> path.
+    """Write the report files as one unit; returns name -> path. `decision`: the
+    content of decision.json (null when the search was not given the measurements).
 
-    All five are rendered first, into a staging folder, and then swapped in by one rename
+    All of them are rendered first, into a staging folder, and then swapped in by one rename
     (tasks/safety/reports.py: a reader sees the old report or the new one, never a mix,
     whatever moment the writer is killed at; concurrent writers commit one at a time).
     A failure while rendering (a full disk, a plotting error) leaves the previous report
@@ -204,5 +237,6 @@ def write_report(
         for name, records in (("picks", picks), ("front", front)):
             write_bytes_atomic(staging / f"{name}.json", _json_bytes(records))
             write_bytes_atomic(staging / f"{name}.csv", csv_bytes(records))
+        write_bytes_atomic(staging / "decision.json", _json_bytes(decision))
         plot_front(staging / "front.png", **plot)
     return {name: str(out_dir / name) for name in REPORT_FILES}

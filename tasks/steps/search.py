@@ -16,6 +16,7 @@ from tasks.search import parameters as search_parameters
 from tasks.search.chips import ChipSearches, as_list, check_search_request
 from tasks.search.chips_report import SUMMARY_FILES, chip_rows
 from tasks.search.choose import choose_for_chips, write_outcomes
+from tasks.search.decision import Measured
 from tasks.search.report import NESTED_FIELDS, REPORT_FILES, arch_records
 from tasks.steps.common import in_deployment_run
 from tasks.steps.policies import fit_step
@@ -79,17 +80,29 @@ def fit_search_model(
 
 
 @task(name="search-subnetworks")
-def search_subnetworks(models: dict, train_archs: list[str], searches: ChipSearches, latencies):
+def search_subnetworks(
+    models: dict,
+    train: fitting.TrainingSet,
+    train_archs: list[str],
+    searches: ChipSearches,
+    latencies,
+):
+    """Every chip's search, and beside its best pick the best measured arch within its
+    budget (tasks/search/decision.py)."""
+    measured = Measured.of(train_archs, train.ranks, train.rows)
     outcomes = choose_for_chips(
-        models, train_archs, list(searches.runs), latencies, list(searches.chips)
+        models, train_archs, list(searches.runs), latencies, list(searches.chips), measured=measured
     )
+    logger = get_run_logger()
     for outcome in outcomes:
-        get_run_logger().info(
+        logger.info(
             "%s: front of %d points; %s",
             outcome.title(),
             len(outcome.front.archs),
             outcome.best_line(),
         )
+        for line in outcome.decision.lines():
+            logger.info("%s: %s", outcome.title(), line)
     return outcomes
 
 
@@ -135,7 +148,8 @@ def publish_search(outcomes: list, written: dict[str, str]) -> str:
         [
             "# ufo-nas search",
             *(
-                f"- {o.title()}: **{o.best_line()}**; front {len(o.front.archs)} points, picks {len(o.picks.archs)}"
+                f"- {o.title()}: **{o.best_line()}**; front {len(o.front.archs)} points, "
+                f"picks {len(o.picks.archs)}; " + "; ".join(o.decision.lines())
                 for o in outcomes
             ),
             *(f"- `{name}`: `{path}`" for name, path in written.items()),

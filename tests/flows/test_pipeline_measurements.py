@@ -31,6 +31,9 @@ def test_run_on_measurements_fits_each_task_on_its_rows_and_refuses_a_bad_file(
     fits = re.findall(r"(\w+): fitted shared_relevance on (\d+) archs", open(log).read())
     expected = {task: str(len(train) - (len(lacking) if task == "cplfw" else 0)) for task in TASKS}
     assert dict(fits) == expected
+    # ... and the console says so, per task
+    lines = {task: re.search(rf"^  {task} +done .*$", printed, re.M).group(0) for task in TASKS}
+    assert all(f"fitted on {expected[task]} entries" in lines[task] for task in TASKS), lines
     # The flow writes what the plain steps write from the same file.
     assert out.read_bytes() == _submission_bytes(
         train_path, test_path, tmp_path / "plain.json", "shared_relevance"

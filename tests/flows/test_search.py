@@ -267,3 +267,46 @@ def test_two_chips_share_the_fits_and_get_a_section_each(prefect_harness, train_
     assert (out / "fronts.png").read_bytes().startswith(b"\x89PNG")
     states = asyncio.run(_fit_states("search-face,person"))
     assert len(states) == len(TASKS)  # one fit per task for both chips
+
+
+def test_search_on_measurements_shows_the_best_measured_beside_the_best_pick(
+    tmp_path, capsys, prefect_harness
+):
+    """A measurements file (sop as scores, missing from some entries): the report and the
+    console put the best measured arch within the budget beside the best unmeasured pick,
+    with the predicted gain and its sd; picks and front carry their sds."""
+    from tests.factories import as_scores, without_task, write_csv
+
+    train = make_demo_train(120, seed=12)
+    records = frame_to_records(train)
+    lacking = list(records)[:20]
+    records = as_scores(without_task(records, "sop", lacking), ["sop"])
+    path = write_csv(tmp_path / "measured.csv", records, keys=False)
+    out = tmp_path / "report"
+    args = ["search", "--train", str(path), "--predictor", "ridge", "--task", "sop"]
+    assert main([*args, "--budget", "params=70M", "--top", "4", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+
+    decision = json.loads((out / "decision.json").read_text())
+    within = [
+        (r["sop_score"], key)
+        for key, r in records.items()
+        if "sop_score" in r and params_cost().of_archs([r["arch"]])[0] <= 70e6
+    ]
+    best = records[max(within)[1]]["arch"]  # the highest measured score within the budget
+    assert decision["best_measured"]["arch"] == best
+    assert decision["best_measured"]["measured_rank"]["sop"]["of"] == len(records) - len(lacking)
+    picks = json.loads((out / "picks.json").read_text())
+    labelled = {r["arch"] for r in records.values()}
+    first_unmeasured = next(p for p in picks if p["arch"] not in labelled)
+    assert decision["best_unmeasured_pick"]["arch"] == first_unmeasured["arch"]
+    assert decision["predicted_gain"] == pytest.approx(
+        first_unmeasured["predicted"] - decision["best_measured"]["fitted"], abs=2e-6
+    )
+    assert decision["gain_sd"] == first_unmeasured["predicted_sd"] > 0
+    front = json.loads((out / "front.json").read_text())
+    assert all(p["predicted_sd"] > 0 and set(p["sd_per_task"]) == set(TASKS) for p in front)
+    assert f"best measured within budget: {best}" in printed
+    assert f"best unmeasured pick:        {first_unmeasured['arch']}" in printed
+    assert f"predicted gain {decision['predicted_gain']:+.3f}" in printed
+    assert decision["advice"] in printed
