@@ -119,6 +119,8 @@ def _emit_decision(decision: dict | None) -> None:
     pick, the predicted gain with its sd, and what to do (tasks/search/decision.py)."""
     if not decision:
         return
+    from tasks.search.decision import format_chance
+
     measured, pick = decision["best_measured"], decision["best_unmeasured_pick"]
     if measured is not None:
         ranks = ", ".join(
@@ -130,7 +132,7 @@ def _emit_decision(decision: dict | None) -> None:
         if decision["predicted_gain"] is not None:
             line += (
                 f" (predicted gain {decision['predicted_gain']:+.3f} ± {decision['gain_sd']:.3f},"
-                f" {decision['chance_better']:.0%} chance better)"
+                f" {format_chance(decision['chance_better'])} chance better)"
             )
         emit(line)
     emit(decision["advice"])

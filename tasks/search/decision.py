@@ -138,11 +138,18 @@ class Decision:
             if self.gain is not None:
                 text += (
                     f"; predicted gain {self.gain:+.3f} ± {self.pick_sd:.3f}, "
-                    f"{self.chance_better:.0%} chance better"
+                    f"{format_chance(self.chance_better)} chance better"
                 )
             lines.append(text + ")")
         lines.append(self.advice())
         return lines
+
+
+def format_chance(chance: float) -> str:
+    """A chance for people: never "100%" or "0%" (the model is not that sure)."""
+    if chance > 0.99:
+        return ">99%"
+    return "<1%" if chance < 0.01 else f"{chance:.0%}"
 
 
 def measured_goodness(objective: Objective, measured: Measured) -> np.ndarray:
