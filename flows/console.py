@@ -234,11 +234,9 @@ class View:
 
 
 def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    from tasks.search.parameters import format_duration
+
+    return format_duration(seconds)
 
 
 class _ConsoleHandler(logging.Handler):

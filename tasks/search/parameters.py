@@ -27,6 +27,14 @@ DEFAULT_BUDGET = "params=60M"
 DEFAULT_TOP = 10
 DEFAULT_MAX_EVALS = 5_000  # the refined search plateaus by 2,000 (bench/README.md, search)
 MIN_MAX_EVALS = 100
+# The search keeps every arch it evaluated (to score each once): about 230 bytes each
+# (bench/search_rate.py: +93 MB peak RSS at 2 x 200,000), so 10,000,000 is about 2.3 GB.
+MAX_MAX_EVALS = 10_000_000
+# CPU ms per evaluation of the search step on one core, the default predictor, measured by
+# bench/search_rate.py (bench/README.md, "Search step cost"): one task 0.24, all 8 tasks
+# 0.43; in between, linear in the number of tasks the objective weighs.
+MS_PER_EVALUATION = {1: 0.24, 8: 0.43}
+ESTIMATE_ABOVE_SECONDS = 180.0  # "a few minutes": below this no estimate is printed
 
 
 @dataclass(frozen=True)
@@ -76,8 +84,33 @@ def _read_table(table: Path | None, problems: list[str]) -> tuple[AdditiveCost |
         return None, None
 
 
+def estimated_search_seconds(task: str, max_evals: int) -> float:
+    """The search step's time for `max_evals` (two searches of up to max_evals each), from
+    the measured rate for the number of tasks the objective weighs (default predictor)."""
+    try:
+        n_tasks = len(parse_task_spec(task))
+    except TaskSpecError:
+        n_tasks = 8
+    (one, low), (many, high) = sorted(MS_PER_EVALUATION.items())
+    ms = low + (high - low) * (min(max(n_tasks, one), many) - one) / (many - one)
+    return 2 * max_evals * ms / 1e3
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _warnings(
-    table: Path | None, measured_at: int | None, image_size: int, top: object, max_evals: object
+    table: Path | None,
+    measured_at: int | None,
+    image_size: int,
+    top: object,
+    max_evals: object,
+    task: str,
 ) -> tuple[str, ...]:
     warnings = []
     if measured_at is not None and measured_at != image_size:
@@ -86,6 +119,15 @@ def _warnings(
             f"uses {image_size}: its latencies are those of {measured_at}px images "
             f"(measure at {image_size} with `ufo measure-latency --image-size {image_size}`)"
         )
+    if isinstance(max_evals, int):
+        seconds = estimated_search_seconds(task, max_evals)
+        if seconds > ESTIMATE_ABOVE_SECONDS:
+            warnings.append(
+                f"--max-evals {max_evals:,}: the search step alone will take about "
+                f"{format_duration(seconds)} (the front and the picks, up to {max_evals:,} "
+                "model evaluations each, at the rate bench/search_rate.py measured on one "
+                "core); the refined search reached its best by 2,000 in bench/README.md"
+            )
     if isinstance(top, int) and isinstance(max_evals, int) and top > max_evals:
         warnings.append(
             f"--top {top} is more than the {max_evals} model evaluations (--max-evals) can "
@@ -124,6 +166,12 @@ def _count_problems(top: object, max_evals: object) -> list[str]:
     if not isinstance(max_evals, int) or max_evals < MIN_MAX_EVALS:
         problems.append(
             f"max evaluations must be a whole number >= {MIN_MAX_EVALS}, got {max_evals!r}"
+        )
+    elif max_evals > MAX_MAX_EVALS:
+        problems.append(
+            f"max evaluations must be at most {MAX_MAX_EVALS:,}, got {max_evals:,}: the search "
+            "keeps every arch it evaluates (about 230 bytes each, 2.3 GB at the limit) and "
+            "reached its best by 2,000 in bench/README.md"
         )
     return problems
 
@@ -165,7 +213,7 @@ def check_search_parameters(
         out=out_path,
         image_size=image_size,
         max_evals=max_evals,
-        warnings=_warnings(table, measured_at, image_size, top, max_evals),
+        warnings=_warnings(table, measured_at, image_size, top, max_evals, task),
     )
 
 

@@ -9,7 +9,14 @@ from schemas.costs import MAX_IMAGE_SIZE
 from tasks.errors import ParameterError
 from tasks.latency.table import latency_table_document, read_latency_table
 from tasks.safety.limits import MAX_COST_TERM
-from tasks.search.parameters import check_search_output, check_search_parameters
+from tasks.search.parameters import (
+    ESTIMATE_ABOVE_SECONDS,
+    MAX_MAX_EVALS,
+    MS_PER_EVALUATION,
+    check_search_output,
+    check_search_parameters,
+    estimated_search_seconds,
+)
 from tests.factories import ARCH_J, train_records, write_json
 
 EXAMPLE_TABLE = Path(__file__).resolve().parents[3] / "data" / "examples" / "latency_table_cpu.json"
@@ -95,6 +102,25 @@ def test_more_picks_than_the_evaluations_can_give_is_a_warning(train):
         "at most 5000 picks"
     )
     assert _check(train, top=5_000, max_evals=5_000).warnings == ()
+
+
+def test_max_evals_above_a_few_minutes_gets_an_estimate_before_the_work(train):
+    """The estimate is two searches (front, picks) at the measured rate of the objective."""
+    one, every = MS_PER_EVALUATION[1], MS_PER_EVALUATION[8]
+    assert estimated_search_seconds("sop", 1_000_000) == pytest.approx(2 * 1_000_000 * one / 1e3)
+    assert estimated_search_seconds("all", 10) == pytest.approx(2 * 10 * every / 1e3)
+    assert one < estimated_search_seconds("person", 500_000) / 1e3 < every  # 3 tasks
+    quiet = int(ESTIMATE_ABOVE_SECONDS / (2 * every / 1e3)) - 1
+    assert _check(train, task="all", max_evals=quiet).warnings == ()
+    (warning,) = _check(train, task="all", max_evals=3_000_000).warnings
+    assert warning.startswith("--max-evals 3,000,000: the search step alone will take about 43 min")
+    assert "bench/search_rate.py" in warning
+
+
+def test_max_evals_beyond_what_memory_allows_is_refused(train):
+    _check(train, max_evals=MAX_MAX_EVALS)
+    with pytest.raises(ParameterError, match=r"at most 10,000,000, got 10,000,001: .*230 bytes"):
+        _check(train, max_evals=MAX_MAX_EVALS + 1)
 
 
 def test_a_folder_given_as_the_latency_table_is_named_a_folder(tmp_path, train):
