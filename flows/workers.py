@@ -89,11 +89,9 @@ class ReportToTheFlowsApi(WorkerPlugin):
     name = "ufo-prefect-api"
 
     def __init__(self, url: str | None, auth: str | None):
-        self.environment = {
-            "PREFECT_API_URL": url,
-            "PREFECT_API_AUTH_STRING": auth,
-            "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "false",
-        }
+        self.environment: dict[str, str | None] = {"PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "false"}
+        if url:  # a flow without one (never ufo's) leaves the worker's own URL alone
+            self.environment.update(PREFECT_API_URL=url, PREFECT_API_AUTH_STRING=auth)
 
     def setup(self, worker) -> None:
         from prefect.context import refresh_global_settings_context
