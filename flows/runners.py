@@ -13,10 +13,11 @@ def build_task_runner(spec: str):
 
     if spec == "threads":
         return ThreadPoolTaskRunner(max_workers=2)
-    from prefect_dask import DaskTaskRunner
+    # prefect_dask's runner, plus the workers' Prefect settings (flows/workers.py).
+    from flows.workers import ReportingDaskTaskRunner
 
     if spec == "dask":
-        return DaskTaskRunner(
+        return ReportingDaskTaskRunner(
             cluster_kwargs={
                 "n_workers": 2,
                 "threads_per_worker": 1,
@@ -25,7 +26,7 @@ def build_task_runner(spec: str):
             }
         )
     if spec.startswith("tcp://"):
-        return DaskTaskRunner(address=spec)
+        return ReportingDaskTaskRunner(address=spec)
     from tasks.errors import ParameterError
 
     raise ParameterError(

@@ -18,7 +18,7 @@ from tests.e2e.stack import (
     Stack,
     flow_run_id,
     free_port,
-    start,
+    start_dask,
     stop,
     wait_for_flow_run,
 )
@@ -64,50 +64,6 @@ def without_shared_disk(args: list[str], hidden: list[str]) -> list[str]:
     return [*unshare, "sh", "-c", script, "sh", *hidden, *args]
 
 
-def _start_dask(root, env, hidden: list[str]) -> tuple[str, list[subprocess.Popen]]:
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    scheduler = start(
-        [
-            str(BIN / "dask"),
-            "scheduler",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-dashboard",
-        ],
-        root / "dask-scheduler.log",
-        env,
-    )
-    workers = start(
-        without_shared_disk(
-            [
-                str(BIN / "dask"),
-                "worker",
-                address,
-                "--nworkers",
-                "2",
-                "--nthreads",
-                "1",
-                "--host",
-                "127.0.0.1",
-                "--no-dashboard",
-                "--local-directory",
-                str(root / "dask-worker"),  # inside a hidden folder: the worker's own tmpfs
-            ],
-            hidden,
-        ),
-        root / "dask-worker.log",
-        env,
-    )
-    from distributed import Client
-
-    with Client(address, timeout=60) as client:
-        client.wait_for_workers(2, timeout=120)
-    return address, [scheduler, workers]
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
@@ -115,7 +71,9 @@ def stack(tmp_path_factory):
     processes: list[subprocess.Popen] = []
     make_env = {**env, "UFO_RUN_DIR": str(root / "run"), "UFO_PYTHON": str(BIN / "python")}
     try:
-        address, processes = _start_dask(root, env, hidden_from_workers(root.parent))
+        # The workers' local directory is inside a hidden folder: their own tmpfs.
+        hidden = hidden_from_workers(root.parent)
+        address, processes = start_dask(root, env, wrap=lambda a: without_shared_disk(a, hidden))
         port = free_port()  # after Dask has taken its ports
         make_env.update(
             UFO_DASK_ADDRESS=address,

@@ -114,6 +114,41 @@ def stop(process: subprocess.Popen, timeout: float = 20) -> None:
             continue
 
 
+def start_dask(
+    folder: Path, env: dict[str, str], nworkers: int = 2, wrap=lambda args: args
+) -> tuple[str, list[subprocess.Popen]]:
+    """A real `dask scheduler` and `dask worker` (`nworkers` single-threaded processes) on
+    loopback, logging into `folder`; `wrap` adapts the worker's command line (a mount
+    namespace). Returns the scheduler's address and [scheduler, worker] once all are up."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = start(
+        [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+         "--no-dashboard"],
+        folder / "dask-scheduler.log",
+        env,
+    )  # fmt: skip
+    worker = start(
+        wrap(
+            [str(BIN / "dask"), "worker", address, "--nworkers", str(nworkers), "--nthreads", "1",
+             "--host", "127.0.0.1", "--no-dashboard",
+             "--local-directory", str(folder / "dask-worker")]
+        ),
+        folder / "dask-worker.log",
+        env,
+    )  # fmt: skip
+    from distributed import Client
+
+    try:
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(nworkers, timeout=120)
+    except BaseException:
+        for process in (worker, scheduler):
+            stop(process)
+        raise
+    return address, [scheduler, worker]
+
+
 def flow_run_id(cli_output: str) -> UUID:
     """The id `prefect deployment run` prints ("└── UUID: ...")."""
     match = re.search(r"UUID: ([0-9a-f-]{36})", cli_output)
