@@ -4,8 +4,8 @@ Without PREFECT_API_URL a flow needs a temporary API server. Prefect's own (ephe
 mode) stops only from an atexit hook, so a `ufo run` killed with SIGKILL or SIGTERM (no
 atexit then) would leave it listening forever. So the CLI starts that server itself: the
 same application (flows/server_app.py, Prefect's `create_app` in ephemeral mode) under
-uvicorn, as a child process with PR_SET_PDEATHSIG, so that the kernel sends it SIGTERM
-the moment its parent dies, however the parent dies. PREFECT_API_URL then points at it,
+uvicorn, as a child process with PR_SET_PDEATHSIG, so that the kernel kills it the moment
+its parent dies, however the parent dies. PREFECT_API_URL then points at it,
 for this process, its threads and the processes it starts (Dask's local workers, which
 already exit when their parent's pipe closes)."""
 
@@ -40,8 +40,15 @@ logger = logging.getLogger("flows.lifetime")
 
 
 def _die_with(parent: int) -> None:
-    """preexec_fn: runs in the child between fork and exec."""
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    """preexec_fn: runs in the child between fork and exec.
+
+    SIGKILL, not SIGTERM: uvicorn defers a SIGTERM that arrives during its start-up until
+    the start-up is done, and then shuts down gracefully (Prefect's services drain their
+    queues); on a loaded machine both took more than a minute, so a parent killed early
+    left the server behind (CI, tests/flows/test_lifetime.py). A parent that died hard has
+    nobody left to serve, and SQLite's journal keeps the database whole through a kill;
+    a normal exit still stops the server gracefully (`TemporaryServer.stop`, atexit)."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
 

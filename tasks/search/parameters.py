@@ -27,13 +27,13 @@ DEFAULT_BUDGET = "params=60M"
 DEFAULT_TOP = 10
 DEFAULT_MAX_EVALS = 5_000  # the refined search plateaus by 2,000 (bench/README.md, search)
 MIN_MAX_EVALS = 100
-# The search keeps every arch it evaluated (to score each once): about 230 bytes each
-# (bench/search_rate.py: +93 MB peak RSS at 2 x 200,000), so 10,000,000 is about 2.3 GB.
+# The search keeps every arch it evaluated (to score each once): about 0.5 KB each
+# (bench/search_rate.py: +93 MB peak RSS at 200,000 per search), so about 5 GB at the bound.
 MAX_MAX_EVALS = 10_000_000
 # CPU ms per evaluation of the search step on one core, the default predictor, measured by
-# bench/search_rate.py (bench/README.md, "Search step cost"): one task 0.24, all 8 tasks
-# 0.43; in between, linear in the number of tasks the objective weighs.
-MS_PER_EVALUATION = {1: 0.24, 8: 0.43}
+# bench/search_rate.py at 200,000 (bench/README.md, "Search step cost"): one task 0.24,
+# all 8 tasks 0.41; in between, linear in the number of tasks the objective weighs.
+MS_PER_EVALUATION = {1: 0.24, 8: 0.41}
 ESTIMATE_ABOVE_SECONDS = 180.0  # "a few minutes": below this no estimate is printed
 
 
@@ -170,7 +170,7 @@ def _count_problems(top: object, max_evals: object) -> list[str]:
     elif max_evals > MAX_MAX_EVALS:
         problems.append(
             f"max evaluations must be at most {MAX_MAX_EVALS:,}, got {max_evals:,}: the search "
-            "keeps every arch it evaluates (about 230 bytes each, 2.3 GB at the limit) and "
+            "keeps every arch it evaluates (about 0.5 KB each, some 5 GB at the limit) and "
             "reached its best by 2,000 in bench/README.md"
         )
     return problems

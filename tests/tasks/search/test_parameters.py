@@ -113,13 +113,13 @@ def test_max_evals_above_a_few_minutes_gets_an_estimate_before_the_work(train):
     quiet = int(ESTIMATE_ABOVE_SECONDS / (2 * every / 1e3)) - 1
     assert _check(train, task="all", max_evals=quiet).warnings == ()
     (warning,) = _check(train, task="all", max_evals=3_000_000).warnings
-    assert warning.startswith("--max-evals 3,000,000: the search step alone will take about 43 min")
+    assert warning.startswith("--max-evals 3,000,000: the search step alone will take about 41 min")
     assert "bench/search_rate.py" in warning
 
 
 def test_max_evals_beyond_what_memory_allows_is_refused(train):
     _check(train, max_evals=MAX_MAX_EVALS)
-    with pytest.raises(ParameterError, match=r"at most 10,000,000, got 10,000,001: .*230 bytes"):
+    with pytest.raises(ParameterError, match=r"at most 10,000,000, got 10,000,001: .*0.5 KB each"):
         _check(train, max_evals=MAX_MAX_EVALS + 1)
 
 
