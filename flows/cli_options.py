@@ -205,7 +205,12 @@ COMMANDS: dict[str, Command] = {
             opt("--latency-table", help="latency lookup table, for a latency budget"),
             opt("--n", type=int, default=5, help="how many sub-networks to propose (default 5)"),
             opt("--predictor", help="registered predictor (default: the benchmark's best)"),
-            opt("--out", help="report folder (default: data/search)"),
+            opt("--out", help="report folder (default: data/search, beside the search's report)"),
+            opt(
+                "--force",
+                action="store_true",
+                help="replace proposals files even if ufo did not write them",
+            ),
             opt("--image-size", type=int, default=DEFAULT_IMAGE_SIZE, help="input size for MACs"),
             opt(
                 "--max-evals",

@@ -203,6 +203,11 @@ def cmd_propose(args: argparse.Namespace) -> int:
     )  # fmt: skip
     check_batch_size(args.n)
     run = check_search_parameters(top=args.n, **options)  # before Prefect starts
+    from tasks.search.propose import check_proposals_output
+
+    check_proposals_output(run, replace_any=args.force)
+    for warning in run.warnings:
+        emit(f"warning: {warning}")
     api = _start_prefect_for(args.runner)
     from flows.propose import ufo_propose
     from schemas.search_space import TASKS

@@ -26,7 +26,9 @@ Writing a report (`staged_report`), and what a reader sees meanwhile:
    b. unless `replace_any`, every name is checked again: absent, or holding what the
       ledger says ufo wrote; a folder, device or foreign symlink is refused whatever
       `replace_any` says. A refusal changes nothing.
-   c. the staging folder is renamed .report-<digest> (still referred to by nothing).
+   c. the current version's files that this report does not write (another command's
+      report in the same folder: `ufo propose` beside `ufo search`) are linked into the
+      staging folder, which is then renamed .report-<digest> (still referred to by nothing).
    d. the ledger records the new files' digests, keeping the old ones: a kill between d
       and f leaves a ledger that allows both the old and the new files.
    e. only when some name is not yet one of our symlinks (a first report, or a folder
@@ -266,6 +268,28 @@ def _adopt_names(out_dir: Path, names: tuple[str, ...]) -> None:
             _replace_with_symlink(out_dir / name, _link_target(name))
 
 
+def _carry_over(
+    out_dir: Path, old: str | None, staging: Path, names: tuple[str, ...]
+) -> dict[str, str | None]:
+    """The current version's files that this report does not write (another command's
+    report in the same folder: a search's picks beside ufo propose's proposals), linked
+    into the staged version so that their names keep showing them; their digests."""
+    if old is None or not (out_dir / old).is_dir():
+        return {}
+    carried = {}
+    for entry in sorted((out_dir / old).iterdir()):
+        if entry.name in names or not entry.is_file():
+            continue
+        try:
+            os.link(entry, staging / entry.name)
+        except OSError:  # no hard links here
+            shutil.copy2(entry, staging / entry.name)
+        carried[entry.name] = _sha256(staging / entry.name)
+    if carried:
+        _fsync_folder(staging)
+    return carried
+
+
 def _commit(
     out_dir: Path, staging: Path, names: tuple[str, ...], *, replace_any: bool, hint: str
 ) -> None:
@@ -276,7 +300,8 @@ def _commit(
         if problems:
             raise OutputError("; ".join(problems) + "; nothing was replaced")
         old = current_version(out_dir)
-        version = _install_version(out_dir, staging, digests)
+        carried = _carry_over(out_dir, old, staging, names)
+        version = _install_version(out_dir, staging, {**carried, **digests})
         ledger.record_written_locked(out_dir, {n: d for n, d in digests.items() if d})
         _adopt_names(out_dir, names)
         before = current_version(out_dir)
@@ -295,7 +320,9 @@ def staged_report(
     ends without error they replace the report in `out_dir` as one unit (module
     docstring); on any error, or a refusal (`replace_any` False and a name holding a file
     ufo did not write), the old report stays and the staging folder is removed. A name
-    not written in the staging folder is absent from the new report."""
+    of `names` not written in the staging folder is absent from the new report; the
+    current version's files outside `names` (another command's report in the same
+    folder) are carried into the new version unchanged."""
     out_dir = Path(out_dir)
     staging = None
     try:

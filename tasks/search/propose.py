@@ -36,6 +36,7 @@ import numpy as np
 from schemas.costs import AdditiveCost, kind_matrix
 from tasks.files.atomic import write_bytes_atomic
 from tasks.predict.predictors.base import Predictor
+from tasks.safety import outputs, reports
 from tasks.search.budget import cost_for
 from tasks.search.objective import Objective, build_objective, objective_sd, sd_per_task
 from tasks.search.parameters import SearchParameters
@@ -262,13 +263,33 @@ def proposal_records(proposals: Proposals) -> list[dict]:
     return records
 
 
-def write_proposals(out_dir: Path, records: list[dict]) -> dict[str, str]:
-    """proposals.json and proposals.csv, each written whole or not at all; name -> path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    payloads = {
-        "proposals.json": (json.dumps(records, indent=1) + "\n").encode(),
-        "proposals.csv": csv_bytes(records),
-    }
-    for name, payload in payloads.items():
-        write_bytes_atomic(out_dir / name, payload)
+def check_proposals_output(
+    run: SearchParameters, *, replace_any: bool, hint: str = outputs.REPLACE_HINT_CLI
+) -> None:
+    """Before any work: the report folder can receive proposals.json/.csv, neither is an
+    input, and unless `replace_any` (--force) each is absent or ufo's (ParameterError)."""
+    outputs.check_report_output(
+        run.out,
+        PROPOSAL_FILES,
+        inputs={"train": run.train, "latency table": run.latency_table},
+        replace_any=replace_any,
+        hint=hint,
+    )
+
+
+def write_proposals(
+    out_dir: Path, records: list[dict], *, replace_any: bool = False, hint: str = ""
+) -> dict[str, str]:
+    """proposals.json and proposals.csv, visible together or not at all, as the search's
+    report (tasks/safety/reports.py; in one folder with a search's report, each keeps the
+    other's files); unless `replace_any`, a name holding a file ufo did not write is
+    refused (OutputError) and nothing is replaced. name -> path."""
+    out_dir = Path(out_dir)
+    with reports.staged_report(
+        out_dir, PROPOSAL_FILES, replace_any=replace_any, hint=hint or outputs.REPLACE_HINT_CLI
+    ) as staging:
+        write_bytes_atomic(
+            staging / "proposals.json", (json.dumps(records, indent=1) + "\n").encode()
+        )
+        write_bytes_atomic(staging / "proposals.csv", csv_bytes(records))
     return {name: str(out_dir / name) for name in PROPOSAL_FILES}

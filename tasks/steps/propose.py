@@ -56,7 +56,11 @@ def propose_subnetworks(models: dict, train_archs: list[str], run, latency, n: i
 
 @task(name="write-proposals")
 def write_proposal_report(proposals, out: Path) -> dict[str, str]:
-    written = write_proposals(Path(out), proposal_records(proposals))
+    # A deployment run replaces only ufo's own files; `ufo propose` checked that before
+    # the work, honouring --force.
+    written = write_proposals(
+        Path(out), proposal_records(proposals), replace_any=not in_deployment_run()
+    )
     for path in written.values():  # so a later deployment run may replace them
         ledger.record_written(Path(path), atomic.sha256_file(Path(path)))
     get_run_logger().info("wrote %s to %s", ", ".join(written), out)

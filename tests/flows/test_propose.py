@@ -43,3 +43,34 @@ def test_propose_refuses_a_bad_batch_size_before_any_work(train_file, tmp_path, 
     code = main(["propose", "--train", str(train_file), "--n", n, "--out", str(tmp_path / "p")])
     assert code == 2 and "n must be a whole number from 1 to 100" in capsys.readouterr().err
     assert not (tmp_path / "p").exists()
+
+
+def test_propose_checks_its_output_before_any_work(train_file, tmp_path, capsys):
+    """A proposals file ufo did not write is refused without --force, an output that is
+    the training file or under a regular file too: exit 2, one line, nothing written."""
+    out = tmp_path / "p"
+    out.mkdir()
+    (out / "proposals.csv").write_text("mine\n")
+    base = ["propose", "--train", str(train_file), "--predictor", "ridge"]
+    assert main([*base, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "proposals.csv" in err and "--force" in err and len(err.strip().splitlines()) == 1
+    assert (out / "proposals.csv").read_text() == "mine\n" and not (out / "proposals.json").exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main([*base, "--out", str(blocker / "p")]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_proposals_beside_a_search_report_keep_it_whole(prefect_harness, train_file, tmp_path):
+    """ufo propose into the search's folder (the default for both): every name of both
+    reports shows its own file afterwards, and a later search keeps the proposals."""
+    out = tmp_path / "shared"
+    common = ["--train", str(train_file), "--predictor", "ridge", "--out", str(out)]
+    assert main(["search", *common, "--budget", "params=70M", "--top", "3"]) == 0
+    picks = (out / "picks.json").read_bytes()
+    assert main(["propose", *common, "--budget", "params=70M", "--n", "3"]) == 0
+    proposals = (out / "proposals.json").read_bytes()
+    assert (out / "picks.json").read_bytes() == picks
+    assert main(["search", *common, "--budget", "params=70M", "--top", "3"]) == 0
+    assert (out / "proposals.json").read_bytes() == proposals

@@ -251,3 +251,25 @@ def test_the_output_check_refuses_before_any_work(tmp_path):
     outputs.check_report_output(tmp_path / "fresh", NAMES, replace_any=True)
     outputs.check_report_output(tmp_path / "new" / "deeper", NAMES, replace_any=False)
     assert not (tmp_path / "new").exists()  # a check writes nothing
+
+
+def test_two_reports_share_a_folder_and_each_keeps_the_others_files(tmp_path):
+    """A search's report and ufo propose's in one folder: writing one carries the other's
+    files into the new version, so every name still shows its own report."""
+    out = tmp_path / "out"
+    proposals = ("proposals.json", "proposals.csv")
+
+    def write(names, tag):
+        with reports.staged_report(out, names, replace_any=False, hint="h") as staging:
+            for name in names:
+                (staging / name).write_text(f"{tag} {name}")
+
+    write(NAMES, "search-1")
+    write(proposals, "propose-1")
+    shown = {name: (out / name).read_text() for name in (*NAMES, *proposals)}
+    assert shown == {**_report("search-1"), **{n: f"propose-1 {n}" for n in proposals}}
+    write(NAMES, "search-2")
+    shown = {name: (out / name).read_text() for name in (*NAMES, *proposals)}
+    assert shown == {**_report("search-2"), **{n: f"propose-1 {n}" for n in proposals}}
+    versions = [p.name for p in out.iterdir() if p.name.startswith(reports.VERSION_PREFIX)]
+    assert len(versions) == 1  # the old versions are gone
