@@ -203,9 +203,10 @@ def cmd_propose(args: argparse.Namespace) -> int:
     )  # fmt: skip
     check_batch_size(args.n)
     run = check_search_parameters(top=args.n, **options)  # before Prefect starts
-    from tasks.search.propose import check_proposals_output
+    from tasks.search.parameters import check_search_output
+    from tasks.search.propose import PROPOSAL_FILES
 
-    check_proposals_output(run, replace_any=args.force)
+    check_search_output(run, replace_any=args.force, files=PROPOSAL_FILES)
     for warning in run.warnings:
         emit(f"warning: {warning}")
     api = _start_prefect_for(args.runner)

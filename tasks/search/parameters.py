@@ -218,15 +218,20 @@ def check_search_parameters(
 
 
 def check_search_output(
-    run: SearchParameters, *, replace_any: bool, hint: str = outputs.REPLACE_HINT_CLI
+    run: SearchParameters,
+    *,
+    replace_any: bool,
+    hint: str = outputs.REPLACE_HINT_CLI,
+    files: tuple[str, ...] = REPORT_FILES,
 ) -> None:
     """Before any work, after check_search_parameters: the report folder can receive the
-    report (writable, room, not a file), none of its files is the training file or the
-    latency table, and unless `replace_any` (--force) each report file there is ufo's.
-    Removes what killed report writers left there. Raises one ParameterError."""
+    report `files` (the search's; ufo propose's proposals) (writable, room, not a file),
+    none of them is the training file or the latency table, and unless `replace_any`
+    (--force) each one there is ufo's. Removes what killed report writers left there.
+    Raises one ParameterError."""
     outputs.check_report_output(
         run.out,
-        REPORT_FILES,
+        files,
         inputs={"train": run.train, "latency table": run.latency_table},
         replace_any=replace_any,
         hint=hint,

@@ -263,20 +263,6 @@ def proposal_records(proposals: Proposals) -> list[dict]:
     return records
 
 
-def check_proposals_output(
-    run: SearchParameters, *, replace_any: bool, hint: str = outputs.REPLACE_HINT_CLI
-) -> None:
-    """Before any work: the report folder can receive proposals.json/.csv, neither is an
-    input, and unless `replace_any` (--force) each is absent or ufo's (ParameterError)."""
-    outputs.check_report_output(
-        run.out,
-        PROPOSAL_FILES,
-        inputs={"train": run.train, "latency table": run.latency_table},
-        replace_any=replace_any,
-        hint=hint,
-    )
-
-
 def write_proposals(
     out_dir: Path, records: list[dict], *, replace_any: bool = False, hint: str = ""
 ) -> dict[str, str]:
