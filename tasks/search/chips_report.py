@@ -40,11 +40,14 @@ def chip_rows(outcomes: list) -> list[dict]:
 
 def summary_table(rows: list[dict]) -> str:
     """The console's table of the chips: chip, budget, best pick, its cost, predicted."""
-    header = f"  {'chip':<16} {'budget':<16} {'best pick':<37}  {'cost':>12}  predicted"
+    # columns as wide as their longest entry: chip names come from table file names
+    chip = max(16, *(len(row["chip"]) for row in rows))
+    budget = max(16, *(len(row["budget"]) for row in rows))
+    header = f"  {'chip':<{chip}} {'budget':<{budget}} {'best pick':<37}  {'cost':>12}  predicted"
     lines = [header]
     for row in rows:
         lines.append(
-            f"  {row['chip']:<16} {row['budget']:<16} {row['best_pick']:<37}  "
+            f"  {row['chip']:<{chip}} {row['budget']:<{budget}} {row['best_pick']:<37}  "
             f"{row['cost_text']:>12}  {row['predicted']:+.3f}"
         )
     return "\n".join(lines)

@@ -117,3 +117,16 @@ def test_a_bad_chips_file_is_refused_naming_the_entry_and_field(tmp_path, conten
     with pytest.raises(ParameterError, match="chips.json") as error:
         read_chips_file(path)
     assert problem in str(error.value)
+
+
+def test_the_console_table_fits_long_chip_names():
+    from tasks.search.chips_report import summary_table
+
+    rows = [
+        {"chip": name, "budget": "latency=300ms", "best_pick": "j" + "1" * 36,
+         "cost_text": "299.10 ms", "predicted": 0.5}
+        for name in ("latency_table_cortex_a76_4threads", "gate")
+    ]  # fmt: skip
+    lines = summary_table(rows).splitlines()
+    starts = {line.index("j" + "1" * 36) for line in lines[1:]}
+    assert len(starts) == 1 and lines[0].index("best pick") in starts
