@@ -22,9 +22,10 @@ from tests.processes import alive
 pytestmark = pytest.mark.slow
 UFO = Path(sys.executable).parent / "ufo"
 ROOT = Path(__file__).resolve().parents[2]
-# "Within about 2 s" (flows/cli.py ends the process 1 s after Ctrl-C at the latest), with
-# room for a loaded 2-core machine; a command that waits for its work takes longer.
-STOPPED_WITHIN_SECONDS = 5.0
+# "Within about 2 s": flows/cli.py ends the process 1 s after Ctrl-C at the latest (1.0-1.3 s
+# measured on this loaded 2-core machine). A plain KeyboardInterrupt's way out of `ufo run`
+# (Prefect's crash report, its log and event flush, the server's stop) took 4.6-5.9 s.
+STOPPED_WITHIN_SECONDS = 3.0
 
 
 def _start_ufo(tmp_path: Path, *argv: str) -> subprocess.Popen:
