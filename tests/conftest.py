@@ -48,6 +48,18 @@ def require_shared_train() -> Path:
 
 
 @pytest.fixture
+def stop_request():
+    """What the `ufo` command's Ctrl-C handler calls (tasks/cancellation.py), for a test to
+    call at the moment it chooses; the flag is cleared before and after the test, so a stop
+    never leaks into another test."""
+    from tasks import cancellation
+
+    cancellation.reset()
+    yield cancellation.request
+    cancellation.reset()
+
+
+@pytest.fixture
 def shared_train() -> Path:
     return require_shared_train()
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.search_space import ARCH_FIELD, KEY_COLUMN, RANK_FIELDS
+from tasks import cancellation
 
 _READ_BLOCK = 1 << 20  # bytes read (and parsed) at a time
 _MAX_ITEM_CHARS = 1 << 16  # no entry of a competition file is longer
@@ -116,6 +117,7 @@ def stream_well_formed(path: Path) -> tuple[pd.DataFrame, str] | None:
     try:
         with open(path, "rb") as handle, _cyclic_gc_paused():
             while True:
+                cancellation.check()  # Ctrl-C: a million-arch file is read in ~100 blocks
                 raw = handle.read(_READ_BLOCK)
                 digest.update(raw)
                 for body in blocks.feed(decode(raw, final=not raw), last=not raw):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from schemas.search_space import ARCH_FIELD, KEY_COLUMN, RANK_FIELDS
+from tasks import cancellation
 from tasks.files import atomic
 from tasks.files.atomic import atomic_target, write_bytes_atomic
 
@@ -49,6 +50,9 @@ def competition_json_blocks(frame: pd.DataFrame) -> Iterator[bytes]:
         yield b"{}"
         return
     for start in range(0, len(frame), _ROWS_PER_WRITE):
+        # Ctrl-C between blocks: the writers' temporary file is then removed, the
+        # previous file stays as it was.
+        cancellation.check()
         part = frame.iloc[start : start + _ROWS_PER_WRITE]
         columns = [map(quote, part[KEY_COLUMN].tolist())]
         columns += [part[field].tolist() for field in RANK_FIELDS]

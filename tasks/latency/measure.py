@@ -28,6 +28,7 @@ from schemas.costs import (
     n_tokens,
 )
 from schemas.search_space import EMBED_DIM, HEADS_BY_CODE, MLP_RATIO_BY_CODE, sample_archs
+from tasks import cancellation
 from tasks.errors import ParameterError
 from tasks.latency.table import THREADS, UNIT, latency_table_bytes, measurements_bytes
 from tasks.safety import outputs
@@ -139,9 +140,13 @@ def _timed_samples(
     now = CLOCKS[clock]
     for run in runs:
         for _ in range(warmup):
+            cancellation.check()
             run()
     samples: list[list[float]] = [[] for _ in runs]
     for _ in range(repeats):
+        # Once per round, outside the timed calls (the flag read is not timed); a thread
+        # running this (a deployment's task) gets no signal, only the flag.
+        cancellation.check()
         for run, times in zip(runs, samples, strict=True):
             start = now()
             run()
@@ -200,6 +205,7 @@ def measure_latency_table(
     network_ms: dict[str, float] = {}
     for first in range(0, max(len(archs), 1), NETWORKS_PER_ROUND):
         group = archs[first : first + NETWORKS_PER_ROUND]
+        cancellation.check()  # before building the next round's networks
         network_runs = [
             _runner(network_model(_layer_kinds(a), image_size, rng), rng) for a in group
         ]

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from schemas.encodings import get_encoding
 from schemas.search_space import SCORE_FIELDS
+from tasks import cancellation
 from tasks.events import event
 from tasks.files.atomic import atomic_target
 from tasks.files.measurements import given, is_competition_layout, ranks_from_scores, task_fields
@@ -45,6 +46,9 @@ def _blocks(archs: Sequence[str]) -> Iterator[list[str]]:
     """Consecutive blocks of the archs as lists (a pandas Series is sliced by position)."""
     take = archs.iloc if isinstance(archs, pd.Series) else archs
     for start in range(0, len(archs), _ROWS_PER_BLOCK):
+        # Ctrl-C stops hashing and encoding here; a cache file being written is removed
+        # (atomic_target), so no half-written cache is left.
+        cancellation.check()
         yield list(take[start : start + _ROWS_PER_BLOCK])
 
 

@@ -25,6 +25,8 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import rankdata
 
+from tasks import cancellation
+
 TargetTransform = Literal["raw", "normal_score"]
 # Rows scored at a time. A kernel family holds a block-by-train matrix (8,192 x 500 float64
 # is 33 MB), so two concurrent fits stay far below the training side's own footprint.
@@ -133,6 +135,9 @@ class Predictor(ABC):
             raise ValueError(f"predict needs X of shape (n, d), got {X.shape}")
         scores = np.empty(len(X), dtype=np.float64)
         for start in range(0, max(len(X), 1), PREDICT_ROWS):
+            # Ctrl-C reaches a fit's scoring here: it runs in a task runner's thread,
+            # which no signal interrupts.
+            cancellation.check()
             block = np.asarray(X[start : start + PREDICT_ROWS], dtype=np.float64)
             part = np.asarray(self._predict(block), dtype=np.float64).reshape(-1)
             if part.shape != (len(block),):
@@ -152,6 +157,7 @@ class Predictor(ABC):
         X = np.asarray(X)
         sd = np.empty(len(X), dtype=np.float64)
         for start in range(0, len(X), PREDICT_ROWS):
+            cancellation.check()
             block = np.asarray(X[start : start + PREDICT_ROWS], dtype=np.float64)
             part = np.asarray(self._predict_sd(block), dtype=np.float64).reshape(-1)
             if part.shape != (len(block),):

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from schemas.search_space import RANK_FIELDS
+from tasks import cancellation
 from tasks.errors import InputFileError
 from tasks.files import reading, streaming, writing
 from tasks.files.atomic import atomic_target
@@ -252,3 +253,48 @@ def test_the_project_layout_is_read_without_the_per_entry_json_hook(tmp_path, mo
     writing.write_competition_frame(tmp_path / "f.json", frame)
     streamed, _ = read_competition_file(tmp_path / "f.json")
     assert frame_to_records(streamed) == frame_to_records(frame)
+
+
+def test_a_stop_requested_mid_read_ends_the_streamed_read(tmp_path, monkeypatch, stop_request):
+    """Between blocks, and not by falling back to the strict parser (a whole-file read)."""
+    monkeypatch.setattr(streaming, "_READ_BLOCK", 256)
+    path = tmp_path / "t.json"
+    write_competition_file(path, train_records(some_archs(40, seed=3)))
+    parsed, parse = [], streaming._parse_block
+
+    def parse_then_stop(body):
+        parsed.append(body)
+        stop_request()
+        return parse(body)
+
+    monkeypatch.setattr(streaming, "_parse_block", parse_then_stop)
+    monkeypatch.setattr(reading, "parse_competition_json", None)  # the strict parser: unused
+    with pytest.raises(cancellation.Cancelled):
+        read_competition_file(path)
+    assert len(parsed) == 1 and path.stat().st_size > 10 * 256  # one block of many
+
+
+def _stop_after_first_block(monkeypatch, stop_request) -> list[bytes]:
+    """The writer's blocks, asking for a stop once the first was handed out."""
+    blocks, original = [], writing.competition_json_blocks
+
+    def first_then_stop(frame):
+        for block in original(frame):
+            blocks.append(block)
+            yield block
+            stop_request()
+
+    monkeypatch.setattr(writing, "competition_json_blocks", first_then_stop)
+    return blocks
+
+
+def test_a_stop_requested_mid_write_leaves_the_previous_file(tmp_path, monkeypatch, stop_request):
+    monkeypatch.setattr(writing, "_ROWS_PER_WRITE", 3)
+    frame = reading.records_to_frame(train_records(some_archs(30, seed=3)))
+    out = tmp_path / "out.json"
+    out.write_bytes(b"previous")
+    blocks = _stop_after_first_block(monkeypatch, stop_request)
+    with pytest.raises(cancellation.Cancelled):
+        writing.write_competition_frame(out, frame)
+    assert len(blocks) == 1  # of 10 and the closing brace
+    assert out.read_bytes() == b"previous" and list(tmp_path.iterdir()) == [out]  # no temp

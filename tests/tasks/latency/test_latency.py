@@ -16,6 +16,8 @@ from scipy.special import erf
 from flows.cli import main
 from schemas.costs import N_KINDS, AdditiveCost, count_params, kind_counts, kind_label, kind_matrix
 from schemas.search_space import encode_arch, sample_archs
+from tasks import cancellation
+from tasks.latency import measure
 from tasks.latency.fit import fit_latency_table
 from tasks.latency.table import (
     KIND_LABELS,
@@ -401,3 +403,39 @@ def test_fit_latency_on_a_bad_file_exits_2_and_leaves_the_old_table(tmp_path):
     assert measurements in err and GOOD_ARCH in err and "ms (the value)" in err
     assert out_path.read_text(encoding="utf-8") == "old table"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "t.json"]
+
+
+# --- Ctrl-C ------------------------------------------------------------------------------
+
+
+def test_a_stop_requested_mid_round_ends_the_timing_after_that_round(stop_request):
+    calls = []
+    runs = [lambda: calls.append("a"), lambda: calls.append("b"), stop_request]
+    with pytest.raises(cancellation.Cancelled):
+        measure._timed_samples(runs, repeats=50, warmup=0, clock="wall")
+    assert calls == ["a", "b"]  # one round of the 50
+
+
+def test_a_stop_requested_while_measuring_writes_neither_output(
+    tmp_path, monkeypatch, stop_request
+):
+    """The command ends with 130 (flows/cli.py) and the previous table stays."""
+    ticks, clock = [], measure.CLOCKS["cpu"]
+    per_round = 2 * (N_KINDS + 1)  # two clock readings per graph: the kinds, the fixed part
+
+    def clock_that_stops():  # in the middle of the second round
+        ticks.append(1)
+        if len(ticks) == per_round + per_round // 2:
+            stop_request()
+        return clock()
+
+    monkeypatch.setitem(measure.CLOCKS, "cpu", clock_that_stops)
+    table, measurements = tmp_path / "t.json", tmp_path / "m.json"
+    table.write_text("old table", encoding="utf-8")
+    argv = ["measure-latency", "--out", str(table), "--measurements-out", str(measurements)]
+    argv += ["--image-size", str(SMALL_IMAGE), "--repeats", "200", "--check-archs", "0", "--force"]
+    code, _, err = run_cli(argv)
+    assert code == 130 and "Traceback" not in err, err
+    assert len(ticks) == 2 * per_round  # the round under way finished, no other began
+    assert table.read_text(encoding="utf-8") == "old table"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json"]

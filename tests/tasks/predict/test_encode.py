@@ -5,6 +5,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from schemas.encodings import encode_notebook, encode_onehot
+from tasks import cancellation
 from tasks.predict import encode
 from tasks.predict.encode import archs_digest, cache_file_for, encode_archs_cached
 from tests.factories import some_archs
@@ -104,3 +105,19 @@ def test_blocks_and_a_string_series_give_the_same_features_and_cache(tmp_path, m
     assert again.cache_hit and again.cache_path == first.cache_path
     assert np.array_equal(again.features, first.features)
     assert np.array_equal(encode.encode_archs(series, "onehot"), first.features)
+
+
+def test_a_stop_requested_mid_encoding_leaves_no_cache_file(tmp_path, monkeypatch, stop_request):
+    monkeypatch.setattr(encode, "_ROWS_PER_BLOCK", 8)  # 40 archs: 5 blocks
+    compacted, compact = [], encode.compact_features
+
+    def compact_then_stop(features):
+        compacted.append(len(features))
+        stop_request()
+        return compact(features)
+
+    monkeypatch.setattr(encode, "compact_features", compact_then_stop)
+    with pytest.raises(cancellation.Cancelled):
+        encode_archs_cached(ARCHS, "onehot", tmp_path)
+    assert compacted == [8]  # the first block only
+    assert list(tmp_path.iterdir()) == []  # neither the cache file nor its temporary file

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from schemas.search_space import RANK_FIELDS, TASKS
+from tasks import cancellation
 from tasks.predict.submission import assemble_submission, scores_to_ranks
 
 
@@ -81,3 +82,30 @@ def test_the_checked_bytes_are_the_bytes_put_in_place(tmp_path):
     assert written["sha256"] == hashlib.sha256(checked[0]).hexdigest()
     assert written_by_project(out)
     assert sorted(p.name for p in out.parent.iterdir()) == [".ufo-written.json", "submission.json"]
+
+
+def test_a_stop_requested_while_staging_removes_the_staged_file(
+    tmp_path, monkeypatch, stop_request
+):
+    from tasks.files import writing
+    from tasks.predict.submission import write_staged_submission
+
+    monkeypatch.setattr(writing, "_ROWS_PER_WRITE", 2)
+    test, frame, out = _staged_case(tmp_path)
+    out.parent.mkdir()
+    out.write_text("previous")
+    original, blocks = writing.competition_json_blocks, []
+
+    def first_then_stop(frame):
+        for block in original(frame):
+            blocks.append(block)
+            yield block
+            stop_request()
+
+    monkeypatch.setattr(writing, "competition_json_blocks", first_then_stop)
+    checked = []
+    with pytest.raises(cancellation.Cancelled):
+        write_staged_submission(out, frame, checked.append)
+    assert len(blocks) == 1 and checked == []  # stopped before the rest and the check
+    assert out.read_text() == "previous"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["submission.json"]

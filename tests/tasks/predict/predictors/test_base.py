@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tasks.predict.predictors import PREDICTORS
-from tasks.predict.predictors.base import calibration_scale, normal_scores
+from tasks import cancellation
+from tasks.predict.predictors import PREDICTORS, base
+from tasks.predict.predictors.base import Predictor, calibration_scale, normal_scores
 
 NORMAL, RAW = PREDICTORS["ridge"], PREDICTORS["gpnas"]
 
@@ -44,3 +45,42 @@ def test_the_calibration_scale_gives_standardised_residuals_unit_rms():
     scale = calibration_scale(residuals, raw_sd)
     assert np.sqrt(np.mean((residuals / (scale * raw_sd)) ** 2)) == pytest.approx(1.0)
     assert calibration_scale(np.zeros(5), np.ones(5)) > 0  # an interpolating fit keeps sd > 0
+
+
+class _StopsAfterOneBlock(Predictor):
+    """Scores every arch 0 with sd 1; asks for a stop (as Ctrl-C does) after the first
+    block of scores (`stop_in="scores"`) or of sds (`"sd"`)."""
+
+    name, description = "stops", "a test stand-in"
+
+    def __init__(self, stop, stop_in: str) -> None:
+        super().__init__()
+        self.stop, self.stop_in, self.blocks = stop, stop_in, {"scores": [], "sd": []}
+
+    def _fit(self, X, y) -> None:
+        pass
+
+    def _predict(self, X):
+        return self._block(X, "scores", 0.0)
+
+    def _predict_sd(self, X):
+        return self._block(X, "sd", 1.0)
+
+    def _block(self, X, kind, value):
+        self.blocks[kind].append(len(X))
+        if kind == self.stop_in:
+            self.stop()
+        return np.full(len(X), value)
+
+
+@pytest.mark.parametrize(("stop_in", "expected"), [("scores", [4]), ("sd", [4, 4, 4, 4, 4])])
+def test_a_stop_requested_mid_scoring_ends_it_at_the_next_block(
+    monkeypatch, stop_request, stop_in, expected
+):
+    monkeypatch.setattr(base, "PREDICT_ROWS", 4)
+    X = np.zeros((20, 3), dtype=np.uint8)  # 5 blocks
+    predictor = _StopsAfterOneBlock(stop_request, stop_in).fit(X, np.arange(20.0))
+    with pytest.raises(cancellation.Cancelled):
+        predictor.predict_with_sd(X)
+    assert predictor.blocks["scores"] == expected  # every score block before the sds
+    assert predictor.blocks["sd"] == ([] if stop_in == "scores" else [4])
