@@ -13,7 +13,7 @@ from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy, CachePolicy
 from prefect.runtime import flow_run
 from prefect.utilities.hashing import hash_objects
 
-from tasks import paths
+from tasks import cancellation, paths
 from tasks.steps import cache_keys
 from tasks.steps.result_storage import checksummed_storage
 
@@ -54,12 +54,20 @@ CODE_VERSION_POLICY = CacheKeyFnPolicy(cache_key_fn=lambda _context, _parameters
 # Inputs + code define a fit's result; the fault-injection switch does not.
 FIT_CACHE_POLICY = ContentInputs(exclude=["fault"]) + TASK_SOURCE + CODE_VERSION_POLICY
 
-# The fits and holdout evaluations: retried, and persisted so a rerun recomputes only
-# what failed.
+
+def retry_unless_stopping(task, task_run, state) -> bool:
+    """Prefect's retry condition: a step stopped because the user asked (Ctrl-C,
+    tasks/cancellation.py) is not a failure to retry."""
+    return not cancellation.requested()
+
+
+# The fits and holdout evaluations: retried (unless the user asked to stop), and persisted
+# so a rerun recomputes only what failed.
 fit_step = partial(
     task,
     retries=2,
     retry_delay_seconds=1,
+    retry_condition_fn=retry_unless_stopping,
     cache_policy=FIT_CACHE_POLICY,
     persist_result=True,
 )
