@@ -31,6 +31,11 @@ def chip_rows(outcomes: list) -> list[dict]:
                 "cost": round(cost, 6),
                 "cost_text": format_cost(cost, outcome.budget.metric),
                 "predicted": round(float(outcome.picks.objective[0]), 6),
+                **(
+                    {"predicted_sd": round(float(outcome.picks.sd[0]), 6)}
+                    if outcome.picks.sd is not None
+                    else {}
+                ),
                 "report": outcome.chip,
                 "supernet_config": supernet_config(best),
             }

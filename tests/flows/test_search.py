@@ -263,6 +263,7 @@ def test_two_chips_share_the_fits_and_get_a_section_each(prefect_harness, train_
         picks = json.loads((out / row["chip"] / "picks.json").read_text())
         field, limit = limits[row["chip"]]
         assert row["best_pick"] == picks[0]["arch"] and picks[0][field] <= limit
+        assert row["predicted_sd"] == picks[0]["predicted_sd"] > 0
         assert picks[0]["objective"].startswith("weighted mean of cplfw")
     assert (out / "fronts.png").read_bytes().startswith(b"\x89PNG")
     states = asyncio.run(_fit_states("search-face,person"))
