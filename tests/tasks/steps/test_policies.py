@@ -9,7 +9,9 @@ from tasks import cancellation
 from tasks.steps.policies import fit_step
 
 
-def _step(calls: list, stop: bool):
+def _probe(calls: list, stop: bool):
+    """A flow whose one fit step fails: as a stop the user asked for, or as a failure."""
+
     @fit_step(
         name="policy-probe", cache_policy=NO_CACHE, persist_result=False, retry_delay_seconds=0
     )
@@ -20,18 +22,16 @@ def _step(calls: list, stop: bool):
             raise cancellation.Cancelled("interrupted")
         raise RuntimeError("a failure worth retrying")
 
-    return step
+    @flow
+    def probe() -> bool:
+        return step(return_state=True).is_failed()
+
+    return probe
 
 
 def test_a_stop_is_not_retried_and_a_failure_is(prefect_harness, stop_request):
     for stop, attempts in ((False, 3), (True, 1)):
         calls: list = []
-        step = _step(calls, stop)
-
-        @flow
-        def probe(step=step) -> bool:
-            return step(return_state=True).is_failed()
-
-        assert probe()
+        assert _probe(calls, stop)()
         assert len(calls) == attempts, (stop, calls)
         cancellation.reset()
