@@ -42,9 +42,10 @@ from tasks.paths import shared_train_path  # noqa: E402
 from tasks.predict.fitting import one_blas_thread_per_fit  # noqa: E402
 from tasks.predict.predictors import DEFAULT_PREDICTOR, get_predictor_class, make_predictor  # noqa: E402
 from tasks.search.baselines import run_evolution, run_random  # noqa: E402
+from tasks.search.evaluator import Evaluator  # noqa: E402
 from tasks.search.front import exact_front, quantise_additive_cost  # noqa: E402
 from tasks.search.objective import build_objective  # noqa: E402
-from tasks.search.refine import Evaluator, run_refine  # noqa: E402
+from tasks.search.refine import run_refine  # noqa: E402
 
 OUT = ROOT / "bench" / "search_README_section.md"  # copied into bench/README.md
 METHODS = {"refined": run_refine, "OFA evolution": run_evolution, "random": run_random}

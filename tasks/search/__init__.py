@@ -13,9 +13,10 @@ The direction (rank 0 is best, search maximises goodness) lives in
 tasks.predict.predictors.base.goodness."""
 
 from tasks.search.baselines import evolution_search, random_search
+from tasks.search.evaluator import Candidate
 from tasks.search.front import Front, exact_front
 from tasks.search.objective import ALL_TASKS, AdditiveScore, Objective, build_objective
-from tasks.search.refine import Candidate, search_budget, search_front
+from tasks.search.refine import search_budget, search_front
 
 __all__ = [
     "ALL_TASKS",

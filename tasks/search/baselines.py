@@ -9,12 +9,13 @@ import numpy as np
 
 from schemas.costs import AdditiveCost
 from schemas.search_space import MAX_DEPTH
+from tasks.search.evaluator import Candidate, Evaluator
 from tasks.search.front import (
     QuantisedCost,
     archs_from_kind_matrix,
 )
 from tasks.search.objective import SearchObjective
-from tasks.search.refine import MAX_IDLE_ROUNDS, Candidate, Evaluator, run_search
+from tasks.search.refine import MAX_IDLE_ROUNDS, run_search
 from tasks.search.sampling import DEPTHS, draw_within, sample_within
 
 # Once-for-All's evolution settings (ofa/nas/search_algorithm/evolution.py defaults).

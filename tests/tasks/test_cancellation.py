@@ -10,7 +10,8 @@ import pytest
 
 from schemas.costs import params_cost
 from tasks import cancellation
-from tasks.search.refine import Evaluator, search_budget
+from tasks.search.evaluator import Evaluator
+from tasks.search.refine import search_budget
 
 
 class SlowObjective:
@@ -45,7 +46,7 @@ def test_a_stop_requested_mid_search_ends_it_at_the_next_batch():
 
 
 def test_without_a_stop_the_search_runs_to_its_budget_and_reports_progress(caplog):
-    caplog.set_level(logging.INFO, logger="tasks.search.refine")
+    caplog.set_level(logging.INFO, logger="tasks.search.evaluator")
     found = search_budget(SlowObjective(stop_after=-1), params_cost(), 70e6, max_evals=300, top=3)
     assert len(found) == 3
     done = [

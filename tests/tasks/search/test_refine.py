@@ -10,9 +10,10 @@ import pytest
 from schemas.costs import kind_matrix, macs_cost, params_cost
 from schemas.search_space import is_valid_arch, sample_archs
 from tasks.search.baselines import evolution_search, random_search, run_evolution, run_random
+from tasks.search.evaluator import Evaluator
 from tasks.search.front import exact_front, quantise_additive_cost
 from tasks.search.objective import AdditiveScore, build_objective
-from tasks.search.refine import Evaluator, Surrogate, neighbourhood, search_budget, search_front
+from tasks.search.refine import Surrogate, neighbourhood, search_budget, search_front
 from tasks.search.sampling import DEPTHS, cheapest_cost, sample_kinds
 
 SEARCHES = [search_budget, evolution_search, random_search]
