@@ -133,18 +133,7 @@ class Predictor(ABC):
         X = np.asarray(X)
         if X.ndim != 2:
             raise ValueError(f"predict needs X of shape (n, d), got {X.shape}")
-        scores = np.empty(len(X), dtype=np.float64)
-        for start in range(0, max(len(X), 1), PREDICT_ROWS):
-            # Ctrl-C reaches a fit's scoring here: it runs in a task runner's thread,
-            # which no signal interrupts.
-            cancellation.check()
-            block = np.asarray(X[start : start + PREDICT_ROWS], dtype=np.float64)
-            part = np.asarray(self._predict(block), dtype=np.float64).reshape(-1)
-            if part.shape != (len(block),):
-                raise RuntimeError(
-                    f"predictor {self.name!r} returned {part.shape} scores for {len(block)} archs"
-                )
-            scores[start : start + len(block)] = part
+        scores = self._in_blocks(X, self._predict, "scores", call_on_empty=True)
         if not np.all(np.isfinite(scores)):
             raise RuntimeError(f"predictor {self.name!r} produced NaN or infinite scores")
         return scores
@@ -154,20 +143,28 @@ class Predictor(ABC):
         predictive standard deviation on the scores' scale, calibrated on the training
         rows by leave-one-out. Computed PREDICT_ROWS rows at a time, like the scores."""
         scores = self.predict(X)
-        X = np.asarray(X)
-        sd = np.empty(len(X), dtype=np.float64)
-        for start in range(0, len(X), PREDICT_ROWS):
-            cancellation.check()
-            block = np.asarray(X[start : start + PREDICT_ROWS], dtype=np.float64)
-            part = np.asarray(self._predict_sd(block), dtype=np.float64).reshape(-1)
-            if part.shape != (len(block),):
-                raise RuntimeError(
-                    f"predictor {self.name!r} returned {part.shape} sds for {len(block)} archs"
-                )
-            sd[start : start + len(block)] = part
+        sd = self._in_blocks(np.asarray(X), self._predict_sd, "sds", call_on_empty=False)
         if not np.all(np.isfinite(sd) & (sd > 0)):
             raise RuntimeError(f"predictor {self.name!r} produced an sd that is not finite and > 0")
         return scores, sd
+
+    def _in_blocks(self, X: np.ndarray, per_block, what: str, *, call_on_empty: bool) -> np.ndarray:
+        """(n,) `per_block` of X's rows, PREDICT_ROWS rows at a time as float64 (X may be
+        compact), each block's output checked to be one value per row. `call_on_empty`:
+        an empty X still gets one (empty) call, as the scores always did."""
+        out = np.empty(len(X), dtype=np.float64)
+        for start in range(0, max(len(X), 1) if call_on_empty else len(X), PREDICT_ROWS):
+            # Ctrl-C reaches a fit's scoring here: it runs in a task runner's thread,
+            # which no signal interrupts.
+            cancellation.check()
+            block = np.asarray(X[start : start + PREDICT_ROWS], dtype=np.float64)
+            part = np.asarray(per_block(block), dtype=np.float64).reshape(-1)
+            if part.shape != (len(block),):
+                raise RuntimeError(
+                    f"predictor {self.name!r} returned {part.shape} {what} for {len(block)} archs"
+                )
+            out[start : start + len(block)] = part
+        return out
 
     @classmethod
     def held_out_target(cls, y_train: np.ndarray, y_held_out: np.ndarray) -> np.ndarray:
